@@ -1,0 +1,35 @@
+// kan-native: Kolmogorov–Arnold Networks for Node.js.
+export { KAN, KANLayer, type KANOptions, type KANConfig, type BaseFunction, floatsOfKAN } from './kan.js';
+export { MLP, DenseLayer, type MLPOptions, type MLPConfig, type Activation } from './mlp.js';
+export type { Model, ParamGroup } from './model.js';
+export {
+  train, Adam, SGD, mseLoss, crossEntropyLoss, evaluateMSE, evaluateAccuracy,
+  type TrainOptions, type TrainResult, type StepInfo, type Dataset, type Optimizer, type LossName, type OptimizerName,
+} from './train.js';
+export { ModelFileError, MAGIC, FORMAT_VERSION } from './io.js';
+export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, type SimdPath } from './native.js';
+export { Rng } from './rng.js';
+
+import { KAN } from './kan.js';
+import { MLP } from './mlp.js';
+import { loadModelFile, ModelFileError } from './io.js';
+import type { Model } from './model.js';
+
+/** Loads a KAN or an MLP from a file written by save(), whichever it holds. */
+export function loadModel(path: string): Model {
+  const bytes = loadModelFile(path);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length >= 16) {
+    const H = buf.readUInt32LE(12);
+    if (H <= buf.length - 16) {
+      const text = buf.toString('utf8', 16, 16 + H);
+      if (text.startsWith('{"kind":"MLP"')) return MLP.fromBytes(bytes, path);
+    }
+  }
+  try {
+    return KAN.fromBytes(bytes, path);
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    throw err;
+  }
+}

@@ -1,0 +1,298 @@
+// kan.ts — the Kolmogorov–Arnold Network (DESIGN.md, "The KAN layer"; pykan's semantics).
+//
+// Layer l maps I = widths[l] inputs to O = widths[l+1] outputs:
+//   y[b,o] = sum_i mask[i,o] * (wb[i,o] * base(x[b,i]) + ws[i,o] * sum_m coef[i,m,o] * B_m(x[b,i]))
+// with B-spline bases of order k on the knot row grid[i,:] (NK = G + 2k + 1 knots, NB = G + k
+// bases). Layouts: grid (I, NK), coef (I, NB, O), wb/ws/mask (I, O), all row-major views into the
+// model's one Float32Array.
+import * as check from './check.js';
+import { native } from './native.js';
+import { allocate, batchOf, type Model, type ParamGroup, type TensorSpec } from './model.js';
+import { Rng } from './rng.js';
+import { loadModelFile, modelToBytes, parseModelBytes, saveModelFile } from './io.js';
+
+export type BaseFunction = 'silu' | 'identity' | 'zero';
+export const BASES: readonly BaseFunction[] = ['zero', 'identity', 'silu'];  // index = native code
+
+export interface KANOptions {
+  /** Layer widths, e.g. [2, 5, 1]. At least two entries, each a positive integer. */
+  widths: number[];
+  /** Grid intervals G (1..10000). Default 5. */
+  gridSize?: number;
+  /** Spline order k (1..5). Default 3. */
+  splineOrder?: number;
+  /** Initial grid range [a, b] of every input. Default [-1, 1]. */
+  gridRange?: [number, number];
+  /** Residual base function. Default 'silu'. */
+  base?: BaseFunction;
+  /** Scale of the noise the initial splines are fitted to. Default 0.3. */
+  noiseScale?: number;
+  /** wb = mu/sqrt(I) + sigma * U(-1,1)/sqrt(I). Defaults 0 and 1 (pykan). */
+  scaleBaseMu?: number;
+  scaleBaseSigma?: number;
+  /** Seed of the initialisation. Default 0. */
+  seed?: number;
+  /** Which parameter groups the optimizers update. Default all true. */
+  trainable?: { coef?: boolean; wb?: boolean; ws?: boolean };
+}
+
+export interface KANConfig {
+  widths: number[]; gridSize: number; splineOrder: number; gridRange: [number, number]; base: BaseFunction;
+  noiseScale: number; scaleBaseMu: number; scaleBaseSigma: number; seed: number;
+  trainable: { coef: boolean; wb: boolean; ws: boolean };
+}
+
+const KAN_KEYS = ['widths', 'gridSize', 'splineOrder', 'gridRange', 'base', 'noiseScale', 'scaleBaseMu',
+  'scaleBaseSigma', 'seed', 'trainable'] as const;
+
+export function normalizeKANOptions(options: unknown): KANConfig {
+  const o = check.plainObject('options', options);
+  check.knownKeys('options', o, KAN_KEYS);
+  const widths = o.widths;
+  if (!Array.isArray(widths)) throw check.typeError('options.widths', 'array of at least 2 positive integers', widths);
+  if (widths.length < 2) throw check.rangeError('options.widths', 'array of at least 2 positive integers', widths);
+  widths.forEach((w, q) => check.int(`options.widths[${q}]`, w, 1, 1_000_000));
+  const gridSize = o.gridSize === undefined ? 5 : check.int('options.gridSize', o.gridSize, 1, 10000);
+  const splineOrder = o.splineOrder === undefined ? 3 : check.int('options.splineOrder', o.splineOrder, 1, 5);
+  let gridRange: [number, number] = [-1, 1];
+  if (o.gridRange !== undefined) {
+    const r = o.gridRange;
+    if (!Array.isArray(r) || r.length !== 2) throw check.typeError('options.gridRange', 'array [a, b] with a < b', r);
+    const a = check.num('options.gridRange[0]', r[0]);
+    const b = check.num('options.gridRange[1]', r[1]);
+    if (!(b > a)) throw check.rangeError('options.gridRange', 'array [a, b] with a < b', `[${a}, ${b}]`);
+    gridRange = [a, b];
+  }
+  const base = o.base === undefined ? 'silu' : check.oneOf('options.base', o.base, ['silu', 'identity', 'zero'] as const);
+  const noiseScale = o.noiseScale === undefined ? 0.3 : check.num('options.noiseScale', o.noiseScale, 0);
+  const scaleBaseMu = o.scaleBaseMu === undefined ? 0 : check.num('options.scaleBaseMu', o.scaleBaseMu);
+  const scaleBaseSigma = o.scaleBaseSigma === undefined ? 1 : check.num('options.scaleBaseSigma', o.scaleBaseSigma, 0);
+  const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
+  const trainable = { coef: true, wb: true, ws: true };
+  if (o.trainable !== undefined) {
+    const t = check.plainObject('options.trainable', o.trainable);
+    check.knownKeys('options.trainable', t, ['coef', 'wb', 'ws']);
+    for (const key of ['coef', 'wb', 'ws'] as const)
+      if (t[key] !== undefined) trainable[key] = check.bool(`options.trainable.${key}`, t[key]);
+  }
+  // Total size before anything is allocated.
+  let total = 0;
+  for (let l = 0; l + 1 < widths.length; l++) {
+    const I = widths[l], O = widths[l + 1];
+    total += check.sizeOf('model parameters', I, gridSize + splineOrder, O) + 3 * I * O + I * (gridSize + 2 * splineOrder + 1);
+  }
+  check.sizeOf('model parameters', total);
+  return { widths: widths.slice(), gridSize, splineOrder, gridRange, base, noiseScale, scaleBaseMu, scaleBaseSigma, seed, trainable };
+}
+
+/** One KAN layer: named Float32Array views into the model's data. */
+export class KANLayer {
+  constructor(
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly gridSize: number,
+    readonly splineOrder: number,
+    /** (I, NK) knot rows; non-decreasing; may be non-uniform after a grid update. */
+    readonly grid: Float32Array,
+    /** (I, NB, O) spline coefficients. */
+    readonly coef: Float32Array,
+    /** (I, O) base-branch weights. */
+    readonly wb: Float32Array,
+    /** (I, O) spline-branch weights. */
+    readonly ws: Float32Array,
+    /** (I, O) 1 for active edges, 0 for pruned ones (any real number is allowed). */
+    readonly mask: Float32Array,
+    readonly dcoef: Float32Array,
+    readonly dwb: Float32Array,
+    readonly dws: Float32Array,
+  ) {}
+  get numBasis(): number { return this.gridSize + this.splineOrder; }
+  get numKnots(): number { return this.gridSize + 2 * this.splineOrder + 1; }
+}
+
+interface Workspace { B: number; outs: Float32Array[]; dxs: (Float32Array | null)[]; x: Float32Array | null; }
+
+export class KAN implements Model {
+  readonly kind = 'KAN' as const;
+  readonly cfg: KANConfig;
+  readonly data: Float32Array;
+  readonly params: Float32Array;
+  readonly grads: Float32Array;
+  readonly groups: ParamGroup[];
+  readonly layers: KANLayer[];
+  readonly baseCode: number;
+  private workspaces = new Map<number, Workspace>();
+  private last: Workspace | null = null;
+
+  /** Builds and initialises a KAN (pykan's initialisation, seeded). */
+  constructor(options: KANOptions);
+  /** @internal Restores a KAN from saved data without initialising. */
+  constructor(options: KANOptions, restore: Float32Array);
+  constructor(options: KANOptions, restore?: Float32Array) {
+    const cfg = normalizeKANOptions(options);
+    this.cfg = cfg;
+    this.baseCode = BASES.indexOf(cfg.base);
+    const { widths, gridSize: G, splineOrder: k } = cfg;
+    const L = widths.length - 1;
+    const specs: TensorSpec[] = [];
+    for (const g of ['coef', 'wb', 'ws'])
+      for (let l = 0; l < L; l++)
+        specs.push({ name: `${g}${l}`, length: g === 'coef' ? widths[l] * (G + k) * widths[l + 1] : widths[l] * widths[l + 1] });
+    let nParams = 0;
+    for (const s of specs) nParams += s.length;
+    for (let l = 0; l < L; l++) specs.push({ name: `grid${l}`, length: widths[l] * (G + 2 * k + 1) });
+    for (let l = 0; l < L; l++) specs.push({ name: `mask${l}`, length: widths[l] * widths[l + 1] });
+    const { data, views, offsets } = allocate(specs);
+    this.data = data;
+    this.params = data.subarray(0, nParams);
+    this.grads = new Float32Array(nParams);
+    const gv = (name: string) => this.grads.subarray(offsets.get(name)!, offsets.get(name)! + views.get(name)!.length);
+    this.groups = (['coef', 'wb', 'ws'] as const).map((g) => {
+      const offset = offsets.get(`${g}0`)!;
+      const end = offsets.get(`${g}${L - 1}`)! + views.get(`${g}${L - 1}`)!.length;
+      return { name: g, offset, length: end - offset, trainable: cfg.trainable[g] };
+    });
+    this.layers = [];
+    for (let l = 0; l < L; l++)
+      this.layers.push(new KANLayer(widths[l], widths[l + 1], G, k, views.get(`grid${l}`)!, views.get(`coef${l}`)!,
+        views.get(`wb${l}`)!, views.get(`ws${l}`)!, views.get(`mask${l}`)!, gv(`coef${l}`), gv(`wb${l}`), gv(`ws${l}`)));
+    if (restore) {
+      if (restore.length !== data.length) throw new RangeError(`Expected ${data.length} floats of model data but received ${restore.length}`);
+      data.set(restore);
+    } else {
+      this.initialise();
+    }
+  }
+
+  get inputDim(): number { return this.cfg.widths[0]; }
+  get outputDim(): number { return this.cfg.widths[this.cfg.widths.length - 1]; }
+  get numParams(): number { return this.params.length; }
+  get widths(): number[] { return this.cfg.widths.slice(); }
+
+  config(): Record<string, unknown> { return JSON.parse(JSON.stringify(this.cfg)); }
+
+  // pykan: uniform grid on gridRange extended by k knots each side; coef fitted by least squares
+  // to noise (U[0,1)-1/2)*noiseScale/G at the G+1 grid points; wb = mu/sqrt(I) + sigma*U(-1,1)/sqrt(I);
+  // ws = mask/sqrt(I); mask = 1. Draw order per layer: noise (n, i, o), then wb (i, o).
+  private initialise(): void {
+    const rng = new Rng(this.cfg.seed);
+    const { gridSize: G, splineOrder: k, gridRange: [a, b], noiseScale, scaleBaseMu: mu, scaleBaseSigma: sigma } = this.cfg;
+    const h = (b - a) / G;
+    for (const layer of this.layers) {
+      const { inDim: I, outDim: O, numKnots: NK } = layer;
+      for (let i = 0; i < I; i++)
+        for (let m = 0; m < NK; m++) layer.grid[i * NK + m] = a + (m - k) * h;
+      const n = G + 1;
+      const xs = new Float32Array(n * I);
+      for (let s = 0; s < n; s++) for (let i = 0; i < I; i++) xs[s * I + i] = layer.grid[i * NK + k + s];
+      const noise = new Float32Array(n * I * O);
+      for (let q = 0; q < noise.length; q++) noise[q] = (rng.uniform() - 0.5) * noiseScale / G;
+      native.splineFit(layer.coef, xs, noise, layer.grid, n, I, O, G, k, 1e-8);
+      const r = 1 / Math.sqrt(I);
+      for (let q = 0; q < I * O; q++) {
+        layer.wb[q] = mu * r + sigma * (rng.uniform() * 2 - 1) * r;
+        layer.mask[q] = 1;
+        layer.ws[q] = layer.mask[q] * r;
+      }
+    }
+  }
+
+  private workspace(B: number): Workspace {
+    let ws = this.workspaces.get(B);
+    if (!ws) {
+      const w = this.cfg.widths;
+      ws = {
+        B, x: null,
+        outs: this.layers.map((_, l) => new Float32Array(check.sizeOf('layer output', B, w[l + 1]))),
+        dxs: this.layers.map((_, l) => (l === 0 ? null : new Float32Array(B * w[l]))),
+      };
+      if (this.workspaces.size >= 4) this.workspaces.clear();
+      this.workspaces.set(B, ws);
+    }
+    return ws;
+  }
+
+  forward(x: Float32Array): Float32Array {
+    const B = batchOf('x', x, this.inputDim);
+    let h = x;
+    for (const layer of this.layers) {
+      const y = new Float32Array(B * layer.outDim);
+      this.layerForward(layer, y, h, B, false);
+      h = y;
+    }
+    return h;
+  }
+
+  async forwardAsync(x: Float32Array): Promise<Float32Array> {
+    const B = batchOf('x', x, this.inputDim);
+    let h = x;
+    for (const layer of this.layers) {
+      const y = new Float32Array(B * layer.outDim);
+      await this.layerForward(layer, y, h, B, true);
+      h = y;
+    }
+    return h;
+  }
+
+  private layerForward(layer: KANLayer, y: Float32Array, x: Float32Array, B: number, async: boolean) {
+    return native.kanForward(y, x, layer.grid, layer.coef, layer.wb, layer.ws, layer.mask, B, layer.inDim,
+      layer.outDim, layer.gridSize, layer.splineOrder, this.baseCode, async);
+  }
+
+  forwardTrain(x: Float32Array, B: number): Float32Array {
+    const ws = this.workspace(B);
+    ws.x = x;
+    let h = x;
+    this.layers.forEach((layer, l) => {
+      this.layerForward(layer, ws.outs[l], h, B, false);
+      h = ws.outs[l];
+    });
+    this.last = ws;
+    return h;
+  }
+
+  backward(dy: Float32Array): void {
+    const ws = this.last;
+    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
+    let g = dy;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const layer = this.layers[l];
+      const dx = ws.dxs[l];
+      if (dx) dx.fill(0);
+      const input = l === 0 ? ws.x : ws.outs[l - 1];
+      native.kanBackward(dx, layer.dcoef, layer.dwb, layer.dws, g, input, layer.grid, layer.coef, layer.wb, layer.ws,
+        layer.mask, ws.B, layer.inDim, layer.outDim, layer.gridSize, layer.splineOrder, this.baseCode);
+      if (dx) g = dx;
+    }
+  }
+
+  zeroGrad(): void { this.grads.fill(0); }
+
+  toBytes(): Uint8Array { return modelToBytes('KAN', this.config(), this.data); }
+  save(path: string): void { saveModelFile(path, this.toBytes()); }
+
+  /** Loads a KAN saved with save(); see io.ts for the format and its checks. */
+  static load(path: string): KAN {
+    return kanFromBytes(loadModelFile(path), path);
+  }
+
+  static fromBytes(bytes: Uint8Array, source = 'bytes'): KAN {
+    return kanFromBytes(bytes, source);
+  }
+}
+
+function kanFromBytes(bytes: Uint8Array, source: string): KAN {
+  const parsed = parseModelBytes(bytes, source, (kind, config) => {
+    if (kind !== 'KAN') throw new RangeError(`Expected a KAN model in ${source} but it holds a ${kind}`);
+    return floatsOfKAN(normalizeKANOptions(config));
+  });
+  return new KAN(parsed.config as unknown as KANOptions, parsed.data);
+}
+
+/** Number of floats a KAN of this config stores (parameters, grids and masks). */
+export function floatsOfKAN(cfg: KANConfig): number {
+  const { widths, gridSize: G, splineOrder: k } = cfg;
+  let n = 0;
+  for (let l = 0; l + 1 < widths.length; l++) n += widths[l] * (G + k) * widths[l + 1] + 3 * widths[l] * widths[l + 1] + widths[l] * (G + 2 * k + 1);
+  return n;
+}

@@ -1,0 +1,191 @@
+// mlp.ts — the multilayer perceptron baseline on the native dense kernels.
+// Layer l: z = x W_l + b_l, W_l (I, O) row-major, then the activation on hidden layers (the last
+// layer is linear). Initialisation as PyTorch's nn.Linear: W, b ~ U(-1/sqrt(I), 1/sqrt(I)).
+import * as check from './check.js';
+import { native } from './native.js';
+import { allocate, batchOf, type Model, type ParamGroup, type TensorSpec } from './model.js';
+import { Rng } from './rng.js';
+import { loadModelFile, modelToBytes, parseModelBytes, saveModelFile } from './io.js';
+
+export type Activation = 'identity' | 'relu' | 'silu' | 'tanh';
+export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'silu', 'tanh'];  // index = native code
+
+export interface MLPOptions {
+  /** Layer widths, e.g. [1, 32, 32, 1]. */
+  widths: number[];
+  /** Hidden-layer activation. Default 'silu'. */
+  activation?: Activation;
+  /** Seed of the initialisation. Default 0. */
+  seed?: number;
+  /** Which groups the optimizers update. Default both. */
+  trainable?: { weight?: boolean; bias?: boolean };
+}
+
+export interface MLPConfig { widths: number[]; activation: Activation; seed: number; trainable: { weight: boolean; bias: boolean }; }
+
+export function normalizeMLPOptions(options: unknown): MLPConfig {
+  const o = check.plainObject('options', options);
+  check.knownKeys('options', o, ['widths', 'activation', 'seed', 'trainable']);
+  const widths = o.widths;
+  if (!Array.isArray(widths)) throw check.typeError('options.widths', 'array of at least 2 positive integers', widths);
+  if (widths.length < 2) throw check.rangeError('options.widths', 'array of at least 2 positive integers', widths);
+  widths.forEach((w, q) => check.int(`options.widths[${q}]`, w, 1, 1_000_000));
+  const activation = o.activation === undefined ? 'silu' : check.oneOf('options.activation', o.activation, ACTIVATIONS);
+  const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
+  const trainable = { weight: true, bias: true };
+  if (o.trainable !== undefined) {
+    const t = check.plainObject('options.trainable', o.trainable);
+    check.knownKeys('options.trainable', t, ['weight', 'bias']);
+    for (const key of ['weight', 'bias'] as const)
+      if (t[key] !== undefined) trainable[key] = check.bool(`options.trainable.${key}`, t[key]);
+  }
+  let total = 0;
+  for (let l = 0; l + 1 < widths.length; l++) total += check.sizeOf('model parameters', widths[l], widths[l + 1]) + widths[l + 1];
+  check.sizeOf('model parameters', total);
+  return { widths: widths.slice(), activation, seed, trainable };
+}
+
+export class DenseLayer {
+  constructor(
+    readonly inDim: number, readonly outDim: number,
+    /** (I, O) */ readonly weight: Float32Array,
+    /** (O) */ readonly bias: Float32Array,
+    readonly dweight: Float32Array, readonly dbias: Float32Array,
+    /** native activation code of this layer */ readonly act: number,
+  ) {}
+}
+
+interface Workspace { B: number; x: Float32Array | null; zs: Float32Array[]; outs: Float32Array[]; dxs: (Float32Array | null)[]; }
+
+export class MLP implements Model {
+  readonly kind = 'MLP' as const;
+  readonly cfg: MLPConfig;
+  readonly data: Float32Array;
+  readonly params: Float32Array;
+  readonly grads: Float32Array;
+  readonly groups: ParamGroup[];
+  readonly layers: DenseLayer[];
+  private workspaces = new Map<number, Workspace>();
+  private last: Workspace | null = null;
+
+  constructor(options: MLPOptions, restore?: Float32Array) {
+    const cfg = normalizeMLPOptions(options);
+    this.cfg = cfg;
+    const w = cfg.widths, L = w.length - 1;
+    const specs: TensorSpec[] = [];
+    for (let l = 0; l < L; l++) specs.push({ name: `weight${l}`, length: w[l] * w[l + 1] });
+    for (let l = 0; l < L; l++) specs.push({ name: `bias${l}`, length: w[l + 1] });
+    const { data, views, offsets } = allocate(specs);
+    this.data = data;
+    this.params = data;
+    this.grads = new Float32Array(data.length);
+    const gv = (name: string) => this.grads.subarray(offsets.get(name)!, offsets.get(name)! + views.get(name)!.length);
+    this.groups = (['weight', 'bias'] as const).map((g) => {
+      const offset = offsets.get(`${g}0`)!;
+      const end = offsets.get(`${g}${L - 1}`)! + views.get(`${g}${L - 1}`)!.length;
+      return { name: g, offset, length: end - offset, trainable: cfg.trainable[g] };
+    });
+    const act = ACTIVATIONS.indexOf(cfg.activation);
+    this.layers = [];
+    for (let l = 0; l < L; l++)
+      this.layers.push(new DenseLayer(w[l], w[l + 1], views.get(`weight${l}`)!, views.get(`bias${l}`)!,
+        gv(`weight${l}`), gv(`bias${l}`), l === L - 1 ? 0 : act));
+    if (restore) {
+      if (restore.length !== data.length) throw new RangeError(`Expected ${data.length} floats of model data but received ${restore.length}`);
+      data.set(restore);
+    } else {
+      const rng = new Rng(cfg.seed);
+      for (const layer of this.layers) {
+        const r = 1 / Math.sqrt(layer.inDim);
+        for (let q = 0; q < layer.weight.length; q++) layer.weight[q] = rng.range(-r, r);
+        for (let q = 0; q < layer.bias.length; q++) layer.bias[q] = rng.range(-r, r);
+      }
+    }
+  }
+
+  get inputDim(): number { return this.cfg.widths[0]; }
+  get outputDim(): number { return this.cfg.widths[this.cfg.widths.length - 1]; }
+  get numParams(): number { return this.params.length; }
+  get widths(): number[] { return this.cfg.widths.slice(); }
+  config(): Record<string, unknown> { return JSON.parse(JSON.stringify(this.cfg)); }
+
+  forward(x: Float32Array): Float32Array {
+    const B = batchOf('x', x, this.inputDim);
+    let h = x;
+    for (const layer of this.layers) {
+      const y = new Float32Array(B * layer.outDim);
+      native.denseForward(y, null, h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act);
+      h = y;
+    }
+    return h;
+  }
+
+  async forwardAsync(x: Float32Array): Promise<Float32Array> {
+    const B = batchOf('x', x, this.inputDim);
+    let h = x;
+    for (const layer of this.layers) {
+      const y = new Float32Array(B * layer.outDim);
+      await native.denseForward(y, null, h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act, true);
+      h = y;
+    }
+    return h;
+  }
+
+  private workspace(B: number): Workspace {
+    let ws = this.workspaces.get(B);
+    if (!ws) {
+      ws = {
+        B, x: null,
+        zs: this.layers.map((l) => new Float32Array(check.sizeOf('layer output', B, l.outDim))),
+        outs: this.layers.map((l) => new Float32Array(B * l.outDim)),
+        dxs: this.layers.map((l, q) => (q === 0 ? null : new Float32Array(B * l.inDim))),
+      };
+      if (this.workspaces.size >= 4) this.workspaces.clear();
+      this.workspaces.set(B, ws);
+    }
+    return ws;
+  }
+
+  forwardTrain(x: Float32Array, B: number): Float32Array {
+    const ws = this.workspace(B);
+    ws.x = x;
+    let h = x;
+    this.layers.forEach((layer, l) => {
+      native.denseForward(ws.outs[l], ws.zs[l], h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act);
+      h = ws.outs[l];
+    });
+    this.last = ws;
+    return h;
+  }
+
+  backward(dy: Float32Array): void {
+    const ws = this.last;
+    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
+    let g = dy;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const layer = this.layers[l];
+      const dx = ws.dxs[l];
+      if (dx) dx.fill(0);
+      const input = l === 0 ? ws.x : ws.outs[l - 1];
+      native.denseBackward(dx, layer.dweight, layer.dbias, g, input, ws.zs[l], layer.weight, ws.B, layer.inDim, layer.outDim, layer.act);
+      if (dx) g = dx;
+    }
+  }
+
+  zeroGrad(): void { this.grads.fill(0); }
+  toBytes(): Uint8Array { return modelToBytes('MLP', this.config(), this.data); }
+  save(path: string): void { saveModelFile(path, this.toBytes()); }
+
+  static load(path: string): MLP { return MLP.fromBytes(loadModelFile(path), path); }
+
+  static fromBytes(bytes: Uint8Array, source = 'bytes'): MLP {
+    const parsed = parseModelBytes(bytes, source, (kind, config) => {
+      if (kind !== 'MLP') throw new RangeError(`Expected an MLP model in ${source} but it holds a ${kind}`);
+      const cfg = normalizeMLPOptions(config);
+      let n = 0;
+      for (let l = 0; l + 1 < cfg.widths.length; l++) n += cfg.widths[l] * cfg.widths[l + 1] + cfg.widths[l + 1];
+      return n;
+    });
+    return new MLP(parsed.config as unknown as MLPOptions, parsed.data);
+  }
+}

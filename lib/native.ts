@@ -1,0 +1,101 @@
+// native.ts — loads the addon and types the raw binding.
+//
+// The binary is found by node-gyp-build: build/Release (a local source build) first, then
+// prebuilds/<platform>-<arch>/. Every function checks only cheap invariants (types, lengths
+// against dims); the precise argument checks with named messages live in check.ts and the
+// models. Functions marked [sync|async] return a Promise when their last argument is true.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type F32 = Float32Array;
+
+export interface Binding {
+  // [sync|async] y (B,O) = KAN layer(x (B,I)); grid (I,NK), coef (I,NB,O), wb/ws/mask (I,O)
+  kanForward(y: F32, x: F32, grid: F32, coef: F32, wb: F32, ws: F32, mask: F32,
+    B: number, I: number, O: number, G: number, k: number, base: number, async?: boolean): void | Promise<void>;
+  // [sync|async] accumulates dx (or null), dcoef, dwb, dws from dy
+  kanBackward(dx: F32 | null, dcoef: F32, dwb: F32, dws: F32, dy: F32, x: F32, grid: F32, coef: F32,
+    wb: F32, ws: F32, mask: F32, B: number, I: number, O: number, G: number, k: number, base: number,
+    async?: boolean): void | Promise<void>;
+  // [sync|async] coef (I,NB,O) = ridge least-squares fit of y (n,I,O) at x (n,I)
+  splineFit(coef: F32, x: F32, y: F32, grid: F32, n: number, I: number, O: number, G: number, k: number,
+    lambda: number, async?: boolean): void | Promise<void>;
+  // [sync|async] z = x W + bias, y = act(z); z may be null
+  denseForward(y: F32, z: F32 | null, x: F32, W: F32, bias: F32, B: number, I: number, O: number, act: number,
+    async?: boolean): void | Promise<void>;
+  // [sync|async] accumulates dx (or null), dW, dbias
+  denseBackward(dx: F32 | null, dW: F32, dbias: F32, dy: F32, x: F32, z: F32, W: F32, B: number, I: number,
+    O: number, act: number, async?: boolean): void | Promise<void>;
+  // [sync] mean squared error; writes dpred unless null
+  mseLoss(dpred: F32 | null, pred: F32, target: F32, n: number): number;
+  // [sync] mean softmax cross-entropy; writes dlogits unless null
+  crossEntropyLoss(dlogits: F32 | null, logits: F32, labels: Int32Array, B: number, C: number): number;
+  // [sync|async]
+  adamStep(p: F32, m: F32, v: F32, g: F32, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, t: number, async?: boolean): void | Promise<void>;
+  // [sync|async]
+  sgdStep(p: F32, buf: F32, g: F32, n: number, lr: number, momentum: number, weightDecay: number,
+    async?: boolean): void | Promise<void>;
+  simd(): SimdPath;
+  simdAvailable(): SimdPath[];
+  setSimd(name: string): void;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  peakGflops(threads: number, seconds: number): number;
+}
+
+export type SimdPath = 'avx512' | 'avx2' | 'baseline' | 'scalar';
+
+/** The package root: the nearest folder above this file with kan-native's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let n = 0; n < 6; n++) {
+    if (existsSync(join(dir, 'package.json')) && (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'CMakeLists.txt')))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('kan-native: cannot find the package root from ' + fileURLToPath(import.meta.url));
+}
+
+function load(): Binding {
+  const root = packageRoot();
+  const require = createRequire(join(root, 'package.json'));
+  try {
+    return require('node-gyp-build')(root) as Binding;
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new Error(
+      `kan-native: could not load the native addon (${msg}).\n` +
+      'Possible fixes:\n' +
+      '  - build it from source: npm run build:native (needs cmake and a C++17 compiler)\n' +
+      `  - check that prebuilds/${process.platform}-${process.arch}/ holds a prebuild for this platform\n` +
+      '  - reinstall: rm -rf node_modules build && npm install');
+  }
+}
+
+export const native: Binding = load();
+
+/** The SIMD path the kernels use: 'avx512', 'avx2', 'baseline' (SSE2/NEON) or 'scalar'. */
+export function simd(): SimdPath { return native.simd(); }
+/** SIMD paths this CPU supports, best first. */
+export function simdAvailable(): SimdPath[] { return native.simdAvailable(); }
+/**
+ * Switch the SIMD path for the whole process (for tests and benchmarks; KAN_SIMD in the
+ * environment does the same at load time). Throws RangeError if this CPU lacks it.
+ */
+export function setSimd(name: SimdPath): void {
+  if (typeof name !== 'string') throw new TypeError(`Expected string for name but received ${typeof name}`);
+  native.setSimd(name);
+}
+/** Threads of the native pool (KAN_NUM_THREADS or the core count at load time). */
+export function getNumThreads(): number { return native.getNumThreads(); }
+/** Resize the native pool: results are bitwise identical for a given count. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`Expected integer in [1, 256] for n but received ${String(n)}`);
+  native.setNumThreads(n);
+}
+/** FMA throughput of the active SIMD path over `threads` threads, in GFLOP/s. */
+export function peakGflops(threads = getNumThreads(), seconds = 0.25): number {
+  return native.peakGflops(threads, seconds);
+}

@@ -1,0 +1,225 @@
+// train.ts — losses, optimizers and the minibatch training loop.
+//
+// The loop allocates nothing per step: batch buffers, the loss gradient and optimizer state are
+// allocated once per train() call, and the models reuse per-batch-size workspaces. Each step is
+// a handful of synchronous native calls; the loop yields to the event loop about every 10 ms.
+import * as check from './check.js';
+import { native } from './native.js';
+import type { Model, ParamGroup } from './model.js';
+import { Rng } from './rng.js';
+
+export type LossName = 'mse' | 'crossEntropy';
+export type OptimizerName = 'adam' | 'sgd';
+
+export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; }
+export interface SGDOptions { lr?: number; momentum?: number; weightDecay?: number; }
+
+export interface Optimizer { step(): void; readonly t: number; }
+
+function trainableGroups(model: Model): ParamGroup[] {
+  return model.groups.filter((g) => g.trainable && g.length > 0);
+}
+
+/** Adam with bias correction; weightDecay is L2 (added to the gradient, as torch.optim.Adam). */
+export class Adam implements Optimizer {
+  readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number; readonly weightDecay: number;
+  private m: Float32Array; private v: Float32Array;
+  private views: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array }[];
+  t = 0;
+  constructor(readonly model: Model, o: AdamOptions = {}) {
+    this.lr = o.lr === undefined ? 1e-3 : check.num('lr', o.lr, 0, Infinity, { openLo: true });
+    this.beta1 = o.beta1 === undefined ? 0.9 : check.num('beta1', o.beta1, 0, 1, { openHi: true });
+    this.beta2 = o.beta2 === undefined ? 0.999 : check.num('beta2', o.beta2, 0, 1, { openHi: true });
+    this.eps = o.eps === undefined ? 1e-8 : check.num('eps', o.eps, 0, Infinity, { openLo: true });
+    this.weightDecay = o.weightDecay === undefined ? 0 : check.num('weightDecay', o.weightDecay, 0);
+    this.m = new Float32Array(model.params.length);
+    this.v = new Float32Array(model.params.length);
+    this.views = trainableGroups(model).map((g) => ({
+      p: model.params.subarray(g.offset, g.offset + g.length), g: model.grads.subarray(g.offset, g.offset + g.length),
+      m: this.m.subarray(g.offset, g.offset + g.length), v: this.v.subarray(g.offset, g.offset + g.length),
+    }));
+  }
+  step(): void {
+    this.t++;
+    for (const w of this.views)
+      native.adamStep(w.p, w.m, w.v, w.g, w.p.length, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.t);
+  }
+}
+
+/** SGD with momentum (buf = momentum*buf + g; p -= lr*buf) and L2 weight decay. */
+export class SGD implements Optimizer {
+  readonly lr: number; readonly momentum: number; readonly weightDecay: number;
+  private buf: Float32Array;
+  private views: { p: Float32Array; g: Float32Array; b: Float32Array }[];
+  t = 0;
+  constructor(readonly model: Model, o: SGDOptions = {}) {
+    this.lr = o.lr === undefined ? 1e-2 : check.num('lr', o.lr, 0, Infinity, { openLo: true });
+    this.momentum = o.momentum === undefined ? 0 : check.num('momentum', o.momentum, 0, 1, { openHi: true });
+    this.weightDecay = o.weightDecay === undefined ? 0 : check.num('weightDecay', o.weightDecay, 0);
+    this.buf = new Float32Array(model.params.length);
+    this.views = trainableGroups(model).map((g) => ({
+      p: model.params.subarray(g.offset, g.offset + g.length), g: model.grads.subarray(g.offset, g.offset + g.length),
+      b: this.buf.subarray(g.offset, g.offset + g.length),
+    }));
+  }
+  step(): void {
+    this.t++;
+    for (const w of this.views) native.sgdStep(w.p, w.b, w.g, w.p.length, this.lr, this.momentum, this.weightDecay);
+  }
+}
+
+/** Mean squared error over all elements; writes d loss / d pred into dpred when given. */
+export function mseLoss(pred: Float32Array, target: Float32Array, dpred: Float32Array | null = null): number {
+  check.f32('pred', pred, { finite: false });
+  check.f32('target', target, { length: pred.length, finite: false });
+  if (dpred) check.f32('dpred', dpred, { length: pred.length, finite: false });
+  return native.mseLoss(dpred, pred, target, pred.length);
+}
+
+/** Mean softmax cross-entropy of logits (B, C) against labels in [0, C). */
+export function crossEntropyLoss(logits: Float32Array, labels: Int32Array, C: number, dlogits: Float32Array | null = null): number {
+  check.int('C', C, 1);
+  check.f32('logits', logits, { multipleOf: C, finite: false });
+  const B = logits.length / C;
+  if (!(labels instanceof Int32Array)) throw check.typeError('labels', 'Int32Array', labels);
+  if (labels.length !== B) throw new RangeError(`Expected Int32Array of length ${B} for labels but received length ${labels.length}`);
+  if (dlogits) check.f32('dlogits', dlogits, { length: logits.length, finite: false });
+  return native.crossEntropyLoss(dlogits, logits, labels, B, C);
+}
+
+export interface StepInfo { step: number; loss: number; }
+
+export interface TrainOptions {
+  optimizer?: OptimizerName;
+  lr?: number;
+  /** Optimizer steps. Default 100. */
+  steps?: number;
+  /** Minibatch size; default (or larger than the data): full batch. */
+  batchSize?: number;
+  loss?: LossName;
+  /** Seed of the minibatch shuffling. Default 0. */
+  seed?: number;
+  beta1?: number; beta2?: number; eps?: number; weightDecay?: number; momentum?: number;
+  /** Called after every step with the step's training loss (before the update). */
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface TrainResult {
+  steps: number;
+  /** Loss of each step's minibatch (before that step's update). */
+  losses: Float32Array;
+  finalLoss: number;
+  timeMs: number;
+}
+
+export interface Dataset { x: Float32Array; y: Float32Array | Int32Array; }
+
+const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum', 'onStep'];
+
+/** Checks a dataset against a model and loss; returns the number of samples. */
+export function checkDataset(model: Model, data: unknown, loss: LossName, name = 'data'): number {
+  const d = check.plainObject(name, data);
+  const x = check.f32(`${name}.x`, d.x, { multipleOf: model.inputDim });
+  const n = x.length / model.inputDim;
+  if (loss === 'mse') {
+    check.f32(`${name}.y`, d.y, { length: n * model.outputDim });
+  } else {
+    const y = d.y;
+    if (!(y instanceof Int32Array)) throw check.typeError(`${name}.y`, 'Int32Array of class labels', y);
+    if (y.length !== n) throw new RangeError(`Expected Int32Array of length ${n} for ${name}.y but received length ${y.length}`);
+    for (let q = 0; q < n; q++)
+      if (y[q] < 0 || y[q] >= model.outputDim)
+        throw new RangeError(`Expected class labels in [0, ${model.outputDim}) in ${name}.y but received ${y[q]} at index ${q}`);
+  }
+  return n;
+}
+
+/**
+ * Trains `model` in place on `data` and resolves when done. The work runs in native calls of
+ * one step each; the event loop gets a turn about every 10 ms.
+ */
+export async function train(model: Model, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  const o = check.plainObject('options', options);
+  check.knownKeys('options', o, TRAIN_KEYS);
+  const lossName = o.loss === undefined ? 'mse' : check.oneOf('options.loss', o.loss, ['mse', 'crossEntropy'] as const);
+  const n = checkDataset(model, data, lossName);
+  const steps = o.steps === undefined ? 100 : check.int('options.steps', o.steps, 0, 1e9);
+  const batchSize = o.batchSize === undefined ? n : Math.min(n, check.int('options.batchSize', o.batchSize, 1));
+  const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
+  const optName = o.optimizer === undefined ? 'adam' : check.oneOf('options.optimizer', o.optimizer, ['adam', 'sgd'] as const);
+  if (o.onStep !== undefined && typeof o.onStep !== 'function') throw check.typeError('options.onStep', 'function', o.onStep);
+  const optOpts = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, momentum: o.momentum } as Record<string, unknown>;
+  for (const key of Object.keys(optOpts)) if (optOpts[key] === undefined) delete optOpts[key];
+  const prefixed = (fn: () => Optimizer) => {
+    try { return fn(); } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) (err as Error).message = (err as Error).message.replace(/ for (\w+)/, ' for options.$1');
+      throw err;
+    }
+  };
+  if (optName === 'adam' && o.momentum !== undefined) throw new RangeError('Unknown option options.momentum for optimizer adam');
+  const opt = prefixed(() => (optName === 'adam' ? new Adam(model, optOpts as AdamOptions) : new SGD(model, optOpts as SGDOptions)));
+  const onStep = o.onStep as ((info: StepInfo) => void) | undefined;
+
+  const inD = model.inputDim, outD = model.outputDim;
+  const fullBatch = batchSize === n;
+  const xb = fullBatch ? data.x : new Float32Array(batchSize * inD);
+  const yb: Float32Array | Int32Array = fullBatch ? data.y : (lossName === 'mse' ? new Float32Array(batchSize * outD) : new Int32Array(batchSize));
+  const dpred = new Float32Array(batchSize * outD);
+  const order = new Uint32Array(n);
+  for (let q = 0; q < n; q++) order[q] = q;
+  const rng = new Rng(seed);
+  let cursor = n;  // forces a shuffle before the first minibatch
+  const losses = new Float32Array(steps);
+  const t0 = performance.now();
+  let lastYield = t0;
+
+  for (let step = 0; step < steps; step++) {
+    if (!fullBatch) {
+      for (let r = 0; r < batchSize; r++) {
+        if (cursor >= n) { rng.shuffle(order); cursor = 0; }
+        const s = order[cursor++];
+        xb.set(data.x.subarray(s * inD, (s + 1) * inD), r * inD);
+        if (lossName === 'mse') (yb as Float32Array).set((data.y as Float32Array).subarray(s * outD, (s + 1) * outD), r * outD);
+        else (yb as Int32Array)[r] = (data.y as Int32Array)[s];
+      }
+    }
+    const pred = model.forwardTrain(xb, batchSize);
+    const loss = lossName === 'mse'
+      ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
+      : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
+    if (!Number.isFinite(loss))
+      throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
+    losses[step] = loss;
+    model.zeroGrad();
+    model.backward(dpred);
+    opt.step();
+    if (onStep) onStep({ step, loss });
+    const now = performance.now();
+    if (now - lastYield > 10) {
+      await new Promise<void>((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
+  }
+  return { steps, losses, finalLoss: steps ? losses[steps - 1] : NaN, timeMs: performance.now() - t0 };
+}
+
+/** Mean squared error of the model on (x, y). */
+export function evaluateMSE(model: Model, x: Float32Array, y: Float32Array): number {
+  const pred = model.forward(x);
+  check.f32('y', y, { length: pred.length });
+  return native.mseLoss(null, pred, y, pred.length);
+}
+
+/** Classification accuracy of the model on (x, labels). */
+export function evaluateAccuracy(model: Model, x: Float32Array, labels: Int32Array): number {
+  const pred = model.forward(x);
+  const C = model.outputDim, B = pred.length / C;
+  if (!(labels instanceof Int32Array) || labels.length !== B) throw check.typeError('labels', `Int32Array of length ${B}`, labels);
+  let correct = 0;
+  for (let b = 0; b < B; b++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (pred[b * C + c] > pred[b * C + best]) best = c;
+    if (best === labels[b]) correct++;
+  }
+  return B ? correct / B : 0;
+}

@@ -1,0 +1,141 @@
+// common.h — thin N-API helpers shared by the binding files: argument unwrapping with cheap
+// checks (the TypeScript layer has already validated everything precisely), sync/async
+// execution of a prepared kernel call, and C++-exception-to-JS-error conversion.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace kanb {
+
+// Positional argument reader. Every getter names the argument in its error message.
+class Args {
+ public:
+  explicit Args(const Napi::CallbackInfo& info) : info_(info), env_(info.Env()) {}
+
+  // A Float32Array (zero copy: points into its ArrayBuffer). nullable: null/undefined -> nullptr.
+  float* f32(size_t idx, const char* name, size_t expect_len, bool nullable = false) {
+    return typed<float>(idx, name, expect_len, nullable, napi_float32_array, "Float32Array");
+  }
+  int32_t* i32(size_t idx, const char* name, size_t expect_len) {
+    return typed<int32_t>(idx, name, expect_len, false, napi_int32_array, "Int32Array");
+  }
+  int64_t integer(size_t idx, const char* name, int64_t lo, int64_t hi) {
+    Napi::Value v = info_[idx];
+    if (!v.IsNumber()) throw Napi::TypeError::New(env_, std::string("Expected integer for ") + name);
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d)
+      throw Napi::RangeError::New(env_, std::string("Expected integer in [") + std::to_string(lo) + ", " +
+                                            std::to_string(hi) + "] for " + name + " but received " +
+                                            std::to_string(d));
+    return (int64_t)d;
+  }
+  double number(size_t idx, const char* name) {
+    Napi::Value v = info_[idx];
+    if (!v.IsNumber()) throw Napi::TypeError::New(env_, std::string("Expected number for ") + name);
+    return v.As<Napi::Number>().DoubleValue();
+  }
+  bool is_async(size_t idx) { return info_.Length() > idx && info_[idx].IsBoolean() && info_[idx].As<Napi::Boolean>().Value(); }
+  Napi::Env env() const { return env_; }
+  std::vector<Napi::Value>& held() { return held_; }
+
+ private:
+  template <typename T>
+  T* typed(size_t idx, const char* name, size_t expect_len, bool nullable, napi_typedarray_type type, const char* tname) {
+    Napi::Value v = info_[idx];
+    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      throw Napi::TypeError::New(env_, std::string("Expected ") + tname + " for " + name);
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    size_t len = ta.ElementLength();
+    if (len != expect_len)
+      throw Napi::RangeError::New(env_, std::string("Expected ") + name + " to have length " +
+                                            std::to_string(expect_len) + " but received " + std::to_string(len));
+    held_.push_back(v);
+    if (len == 0) return nullptr;
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    if (ab.Data() == nullptr) throw Napi::TypeError::New(env_, std::string("Expected live buffer for ") + name + " but it is detached");
+    return reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+  }
+
+  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
+  std::vector<Napi::Value> held_;
+};
+
+// Runs `work` now (returns its result as a Number, or undefined) or, when async, on a libuv
+// worker thread and returns a Promise. The typed arrays the call read stay referenced until the
+// promise settles, so the GC cannot free them under the kernel.
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, std::function<double()> work, std::vector<Napi::Value>& held, bool has_result)
+      : Napi::AsyncWorker(env, "kan-native"), deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)), has_result_(has_result) {
+    for (auto& v : held) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      result_ = work_();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    deferred_.Resolve(has_result_ ? Napi::Number::New(env, result_) : env.Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<double()> work_;
+  std::vector<Napi::ObjectReference> refs_;
+  double result_ = 0.0;
+  bool has_result_;
+};
+
+inline Napi::Value run(Args& a, bool async, std::function<double()> work, bool has_result) {
+  Napi::Env env = a.env();
+  if (!async) {
+    double r = work();
+    return has_result ? Napi::Value(Napi::Number::New(env, r)) : env.Undefined();
+  }
+  Job* job = new Job(env, std::move(work), a.held(), has_result);
+  Napi::Promise p = job->promise();
+  job->Queue();
+  return p;
+}
+
+// Wraps a binding function: converts C++ exceptions into JS errors (never abort the process).
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "kan-native: out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("kan-native: ") + e.what());
+  }
+}
+
+// Product of dimensions as an element count; refuses anything at or past 2^31 elements (the
+// kernels index with 32-bit offsets, and no Float32Array that large is allocatable anyway).
+inline size_t count(Napi::Env env, const char* name, std::initializer_list<int64_t> dims) {
+  double p = 1.0;
+  for (int64_t d : dims) p *= (double)d;
+  if (p >= 2147483648.0)
+    throw Napi::RangeError::New(env, std::string("Expected ") + name + " to have fewer than 2^31 elements");
+  return (size_t)p;
+}
+
+void init_kan(Napi::Env env, Napi::Object exports);
+void init_dense(Napi::Env env, Napi::Object exports);
+void init_train(Napi::Env env, Napi::Object exports);
+void init_system(Napi::Env env, Napi::Object exports);
+
+}  // namespace kanb

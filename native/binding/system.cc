@@ -1,0 +1,55 @@
+// system.cc — N-API glue for the SIMD path, the thread pool and the FMA peak probe.
+//
+// [sync] simd() -> "avx512" | "avx2" | "baseline" | "scalar"
+// [sync] simdAvailable() -> string[]
+// [sync] setSimd(name) -> throws RangeError if unknown or unsupported on this CPU
+// [sync] getNumThreads() / setNumThreads(n)
+// [sync] peakGflops(threads, seconds) -> GFLOP/s of independent FMA chains on the active path
+#include "../kernels/ops.h"
+#include "common.h"
+
+namespace kanb {
+
+static Napi::Value Simd(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kan::simd_name()); }
+
+static Napi::Value SimdAvailable(const Napi::CallbackInfo& info) {
+  auto names = kan::simd_available();
+  Napi::Array arr = Napi::Array::New(info.Env(), names.size());
+  for (size_t q = 0; q < names.size(); ++q) arr.Set((uint32_t)q, names[q]);
+  return arr;
+}
+
+static Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "Expected string for name");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!kan::simd_set(name))
+    throw Napi::RangeError::New(info.Env(), "Expected a SIMD path supported by this CPU for name but received " + name);
+  return info.Env().Undefined();
+}
+
+static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), kan::threads_get()); }
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Args a(info);
+  kan::threads_set((int)a.integer(0, "n", 1, 256));
+  return info.Env().Undefined();
+}
+
+static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const int nth = (int)a.integer(0, "threads", 1, 256);
+  const double sec = a.number(1, "seconds");
+  if (!(sec > 0.0 && sec <= 60.0)) throw Napi::RangeError::New(info.Env(), "Expected seconds in (0, 60]");
+  return Napi::Number::New(info.Env(), kan::peak_gflops(nth, sec));
+}
+
+void init_system(Napi::Env env, Napi::Object exports) {
+  exports.Set("simd", Napi::Function::New<guarded<Simd>>(env, "simd"));
+  exports.Set("simdAvailable", Napi::Function::New<guarded<SimdAvailable>>(env, "simdAvailable"));
+  exports.Set("setSimd", Napi::Function::New<guarded<SetSimd>>(env, "setSimd"));
+  exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
+  exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
+  exports.Set("peakGflops", Napi::Function::New<guarded<PeakGflops>>(env, "peakGflops"));
+}
+
+}  // namespace kanb

@@ -1,0 +1,94 @@
+// bspline.h — span search and the triangular de Boor scheme for one (sample, input).
+//
+// Included by each kernel translation unit; everything is `static inline` so that copies built
+// for different instruction sets never merge at link time (ODR-safe multi-ISA builds).
+#pragma once
+// builtins only (no <cmath> inline overloads): see kernels_impl.inc on linkage
+
+namespace {
+
+// Span s with t[s] <= x < t[s+1] on a row of NK knots, or -1 when x is outside [t[0], t[NK-1])
+// (or NaN): there every basis is 0. Uniform rows guess s with one multiply, then fix rounding.
+static inline int kan_find_span(const float* t, int NK, float x, float t0, float invh, bool uniform) {
+  if (!(x >= t[0] && x < t[NK - 1])) return -1;
+  int s;
+  if (uniform) {
+    float f = (x - t0) * invh;
+    s = (int)f;  // x >= t0 so f >= 0 and truncation is floor
+    if (s > NK - 2) s = NK - 2;
+    while (s > 0 && x < t[s]) --s;
+    while (s < NK - 2 && x >= t[s + 1]) ++s;
+  } else {
+    int lo = 0, hi = NK - 1;  // invariant: t[lo] <= x < t[hi]
+    while (hi - lo > 1) {
+      int mid = (lo + hi) >> 1;
+      if (x >= t[mid]) lo = mid; else hi = mid;
+    }
+    s = lo;
+  }
+  return s;
+}
+
+// N[r] = B_{s-k+r, k}(x), r = 0..k, on the padded row tp (tp[j + k] = t[j]).
+// Denominators t[s+r+1] - t[s+r+1-j] span an interval containing [t_s, t_{s+1}), so they are > 0.
+static inline void kan_basis(const float* tp, int s, float x, int k, float* N) {
+  const float* t = tp + k;  // t[j] valid for j in [-k, NK + k)
+  float left[8], right[8];
+  N[0] = 1.0f;
+  for (int j = 1; j <= k; ++j) {
+    left[j] = x - t[s + 1 - j];
+    right[j] = t[s + j] - x;
+    float saved = 0.0f;
+    for (int r = 0; r < j; ++r) {
+      float temp = N[r] / (right[r + 1] + left[j - r]);
+      N[r] = saved + right[r + 1] * temp;
+      saved = left[j - r] * temp;
+    }
+    N[j] = saved;
+  }
+}
+
+// As kan_basis, plus D[r] = d/dx B_{s-k+r, k}(x).
+static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) {
+  const float* t = tp + k;
+  float left[8], right[8];
+  N[0] = 1.0f;
+  for (int j = 1; j <= k; ++j) {
+    left[j] = x - t[s + 1 - j];
+    right[j] = t[s + j] - x;
+    if (j == k) {
+      // N holds B_{s-k+1+r, k-1}, r = 0..k-1: differentiate (dB_{m,k} = k*(B_{m,k-1}/(t_{m+k}-t_m)
+      // - B_{m+1,k-1}/(t_{m+k+1}-t_{m+1})))
+      for (int r = 0; r <= k; ++r) D[r] = 0.0f;
+      for (int r = 0; r < k; ++r) {
+        float temp = (float)k * N[r] / (t[s + r + 1] - t[s + r + 1 - k]);
+        D[r] -= temp;
+        D[r + 1] += temp;
+      }
+    }
+    float saved = 0.0f;
+    for (int r = 0; r < j; ++r) {
+      float temp = N[r] / (right[r + 1] + left[j - r]);
+      N[r] = saved + right[r + 1] * temp;
+      saved = left[j - r] * temp;
+    }
+    N[j] = saved;
+  }
+}
+
+static inline float kan_base_value(int base, float x) {
+  if (base == 2) return x / (1.0f + __builtin_expf(-x));
+  if (base == 1) return x;
+  return 0.0f;
+}
+
+static inline float kan_base_deriv(int base, float x) {
+  if (base == 2) {
+    float s = 1.0f / (1.0f + __builtin_expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+  }
+  if (base == 1) return 1.0f;
+  return 0.0f;
+}
+
+}  // namespace

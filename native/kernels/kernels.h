@@ -1,0 +1,70 @@
+// kernels.h — the kernel interface: pure C++17, no N-API.
+//
+// Dimension legend (used in every shape comment below and in the kernels):
+//   B  batch size            I  layer inputs            O  layer outputs
+//   G  grid intervals        k  spline order (1..5)     NB = G + k basis functions per input
+//   NK = G + 2k + 1 knots per input                     KP = NK + 2k padded knots per input
+//
+// Argument order follows llm.c: outputs first, then inputs, then dims. Gradients accumulate
+// with `+=`; the caller zeroes them. Nothing here allocates memory that outlives a call or
+// keeps a pointer after it returns.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace kan {
+
+enum Base : int { BASE_ZERO = 0, BASE_IDENTITY = 1, BASE_SILU = 2 };
+enum Act : int { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SILU = 2, ACT_TANH = 3 };
+
+// Everything a KAN layer kernel reads or writes. Pointers the caller does not need are null
+// (forward: the gradient pointers; backward: y; dx may be null when no input gradient is wanted).
+struct KanLayerArgs {
+  float* y;            // (B, O)     forward output (overwritten)
+  float* dx;           // (B, I)     d loss / d x (accumulated), or null
+  float* dcoef;        // (I, NB, O) accumulated
+  float* dwb;          // (I, O)     accumulated
+  float* dws;          // (I, O)     accumulated
+  const float* dy;     // (B, O)
+  const float* x;      // (B, I)
+  const float* grid;   // (I, NK)    knot rows, non-decreasing
+  const float* coef;   // (I, NB, O)
+  const float* wb;     // (I, O)
+  const float* ws;     // (I, O)
+  const float* mask;   // (I, O)
+  const float* kpad;   // (I, KP)    knot rows with k virtual knots on each side (see kan_layer.cc)
+  const float* rowinfo;// (I, 3)     per row: t0, 1/h, 1 if the row is uniform else 0
+  int B, I, O, G, k, base;
+};
+
+// One instruction set's implementations. The same source (kernels_impl.inc) is compiled once per
+// instruction set; `scalar` is the plain reference twin in kernels_ref.cc.
+struct KernelTable {
+  const char* name;
+  // y rows b0..b1. scratch: (I*(k+1)) ints + (I*(k+2)) floats, reinterpreted inside.
+  void (*kan_forward)(const KanLayerArgs& a, int b0, int b1, void* scratch);
+  // inputs i0..i1 (each thread owns whole input rows, so no gradient reduction is needed).
+  // scratch: KAN_BWD_CHUNK * (2k + 5) floats.
+  void (*kan_backward)(const KanLayerArgs& a, int i0, int i1, void* scratch);
+  // C (M, N) += A (M, K) @ Bm (K, N), rows m0..m1; all row-major.
+  void (*gemm)(float* C, const float* A, const float* Bm, int M, int N, int K, int m0, int m1);
+  // Adam on p[0..n): m, v moments; bc1 = 1 - beta1^t, bc2 = 1 - beta2^t; wd is L2 (added to g).
+  void (*adam)(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1,
+               float beta2, float eps, float wd, float bc1, float bc2);
+  // SGD with momentum (PyTorch convention: buf = mu*buf + g; p -= lr*buf), wd is L2.
+  void (*sgd)(float* p, float* buf, const float* g, size_t n, float lr, float momentum, float wd);
+  // FMA throughput probe: `iters` rounds of independent FMA chains; returns the flops done and
+  // writes a value derived from the chains to *sink so the work cannot be optimised away.
+  double (*fma_probe)(long iters, float* sink);
+};
+
+constexpr int KAN_BWD_CHUNK = 128;
+
+namespace scalar { extern const KernelTable table; }
+namespace base { extern const KernelTable table; }
+#if defined(__x86_64__) || defined(_M_X64)
+namespace avx2 { extern const KernelTable table; }
+namespace avx512 { extern const KernelTable table; }
+#endif
+
+}  // namespace kan

@@ -1,0 +1,119 @@
+// kernels_ref.cc — the scalar reference twin of kernels_impl.inc: the layer math of DESIGN.md as
+// plain loops, one (sample, input, output) at a time. The SIMD paths are tested against it, and
+// KAN_SIMD=scalar selects it at run time.
+#include "kernels.h"
+#include "bspline.h"
+
+namespace kan {
+namespace scalar {
+namespace {
+
+// Active basis values for x[b,i]: N[j] multiplies coefficient row m = s-k+j when 0 <= m < NB.
+static int active_basis(const KanLayerArgs& a, int b, int i, float* N, float* D) {
+  const int k = a.k, NK = a.G + 2 * k + 1, KP = NK + 2 * k;
+  const float xv = a.x[(size_t)b * a.I + i];
+  const float* info = a.rowinfo + 3 * i;
+  const int s = kan_find_span(a.grid + (size_t)i * NK, NK, xv, info[0], info[1], info[2] != 0.0f);
+  if (s < 0) return -1;
+  if (D) kan_basis_deriv(a.kpad + (size_t)i * KP, s, xv, k, N, D);
+  else kan_basis(a.kpad + (size_t)i * KP, s, xv, k, N);
+  return s;
+}
+
+static void kan_forward(const KanLayerArgs& a, int b0, int b1, void*) {
+  const int I = a.I, O = a.O, k = a.k, NB = a.G + k;
+  for (int b = b0; b < b1; ++b) {
+    for (int o = 0; o < O; ++o) a.y[(size_t)b * O + o] = 0.0f;
+    for (int i = 0; i < I; ++i) {
+      float N[8];
+      const int s = active_basis(a, b, i, N, nullptr);
+      const float xv = a.x[(size_t)b * I + i];
+      const float bv = kan_base_value(a.base, xv);
+      for (int o = 0; o < O; ++o) {
+        float spline = 0.0f;
+        if (s >= 0)
+          for (int j = 0; j <= k; ++j) {
+            const int m = s - k + j;
+            if (m >= 0 && m < NB) spline += N[j] * a.coef[((size_t)i * NB + m) * O + o];
+          }
+        const size_t io = (size_t)i * O + o;
+        a.y[(size_t)b * O + o] += a.mask[io] * (a.wb[io] * bv + a.ws[io] * spline);
+      }
+    }
+  }
+}
+
+static void kan_backward(const KanLayerArgs& a, int i0, int i1, void*) {
+  const int I = a.I, O = a.O, k = a.k, NB = a.G + k;
+  for (int i = i0; i < i1; ++i) {
+    for (int b = 0; b < a.B; ++b) {
+      float N[8], D[8];
+      const int s = active_basis(a, b, i, N, D);
+      const float xv = a.x[(size_t)b * I + i];
+      const float bv = kan_base_value(a.base, xv), dbv = kan_base_deriv(a.base, xv);
+      float dxv = 0.0f;
+      for (int o = 0; o < O; ++o) {
+        const size_t io = (size_t)i * O + o;
+        const float dy = a.dy[(size_t)b * O + o], mk = a.mask[io];
+        float spline = 0.0f, dspline = 0.0f;
+        if (s >= 0)
+          for (int j = 0; j <= k; ++j) {
+            const int m = s - k + j;
+            if (m < 0 || m >= NB) continue;
+            const size_t r = ((size_t)i * NB + m) * O + o;
+            spline += N[j] * a.coef[r];
+            dspline += D[j] * a.coef[r];
+            a.dcoef[r] += dy * mk * a.ws[io] * N[j];
+          }
+        a.dwb[io] += dy * mk * bv;
+        a.dws[io] += dy * mk * spline;
+        dxv += dy * mk * (a.wb[io] * dbv + a.ws[io] * dspline);
+      }
+      if (a.dx) a.dx[(size_t)b * I + i] += dxv;
+    }
+  }
+}
+
+static void gemm(float* C, const float* A, const float* Bm, int M, int N, int K, int m0, int m1) {
+  (void)M;
+  for (int m = m0; m < m1; ++m)
+    for (int n = 0; n < N; ++n) {
+      float acc = C[(size_t)m * N + n];
+      for (int p = 0; p < K; ++p) acc += A[(size_t)m * K + p] * Bm[(size_t)p * N + n];
+      C[(size_t)m * N + n] = acc;
+    }
+}
+
+static void adam(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1,
+                 float beta2, float eps, float wd, float bc1, float bc2) {
+  for (size_t q = 0; q < n; ++q) {
+    const float gq = g[q] + wd * p[q];
+    m[q] = beta1 * m[q] + (1.0f - beta1) * gq;
+    v[q] = beta2 * v[q] + (1.0f - beta2) * gq * gq;
+    const float mhat = m[q] / bc1, vhat = v[q] / bc2;
+    p[q] -= lr * mhat / (__builtin_sqrtf(vhat) + eps);
+  }
+}
+
+static void sgd(float* p, float* buf, const float* g, size_t n, float lr, float momentum, float wd) {
+  for (size_t q = 0; q < n; ++q) {
+    const float gq = g[q] + wd * p[q];
+    buf[q] = momentum * buf[q] + gq;
+    p[q] -= lr * buf[q];
+  }
+}
+
+static double fma_probe(long iters, float* sink) {
+  float acc[4] = {1.0f, 1.001f, 1.002f, 1.003f};
+  for (long it = 0; it < iters; ++it)
+    for (int c = 0; c < 4; ++c) acc[c] = acc[c] * 0.999999f + 1e-7f;
+  *sink = acc[0] + acc[1] + acc[2] + acc[3];
+  return 8.0 * (double)iters;
+}
+
+}  // namespace
+
+extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe};
+
+}  // namespace scalar
+}  // namespace kan

@@ -1,0 +1,410 @@
+// ops.cc — dispatch, per-call tables and threading around the range kernels (see ops.h).
+#include "ops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "thread_pool.h"
+
+namespace kan {
+
+// ---------------------------------------------------------------------------------------------
+// SIMD path selection
+
+static bool cpu_supports(const std::string& name) {
+  if (name == "scalar" || name == "baseline") return true;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (name == "avx512")
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("fma");
+#endif
+  return false;
+}
+
+static const KernelTable* table_for(const std::string& name) {
+  if (name == "scalar") return &scalar::table;
+  if (name == "baseline") return &base::table;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (name == "avx2") return &avx2::table;
+  if (name == "avx512") return &avx512::table;
+#endif
+  return nullptr;
+}
+
+static const KernelTable* choose_initial() {
+  if (const char* env = std::getenv("KAN_SIMD")) {
+    std::string want(env);
+    if (table_for(want) && cpu_supports(want)) return table_for(want);
+  }
+  for (const char* n : {"avx512", "avx2", "baseline"})
+    if (table_for(n) && cpu_supports(n)) return table_for(n);
+  return &base::table;
+}
+
+static std::atomic<const KernelTable*> g_table{choose_initial()};
+static inline const KernelTable& T() { return *g_table.load(std::memory_order_acquire); }
+
+const char* simd_name() { return T().name; }
+
+std::vector<std::string> simd_available() {
+  std::vector<std::string> out;
+  for (const char* n : {"avx512", "avx2", "baseline", "scalar"})
+    if (table_for(n) && cpu_supports(n)) out.push_back(n);
+  return out;
+}
+
+bool simd_set(const std::string& name) {
+  const KernelTable* t = table_for(name);
+  if (!t || !cpu_supports(name)) return false;
+  g_table.store(t, std::memory_order_release);
+  return true;
+}
+
+int threads_get() { return ThreadPool::instance().size(); }
+void threads_set(int n) { ThreadPool::instance().resize(n); }
+
+// Threads worth using for `work` multiply-adds: about 64k per thread at least.
+static int threads_for(double work, long max_split) {
+  int nth = ThreadPool::instance().size();
+  long by_work = (long)(work / 65536.0);
+  if (by_work < nth) nth = (int)std::max(1L, by_work);
+  if (max_split < nth) nth = (int)std::max(1L, max_split);
+  return nth;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KAN layer
+
+// Per-call tables: the knot rows padded with k virtual knots on each side (spacing = the row's
+// mean spacing; they only feed basis functions whose index is outside 0..NB-1, which are dropped)
+// and, per row, t0, 1/h and whether the row is uniform (then the span is found by one multiply).
+struct KnotTables {
+  std::vector<float> kpad, info;
+};
+
+static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, int k) {
+  const int NK = G + 2 * k + 1, KP = NK + 2 * k;
+  kt.kpad.resize((size_t)I * KP);
+  kt.info.resize((size_t)I * 3);
+  for (int i = 0; i < I; ++i) {
+    const float* t = grid + (size_t)i * NK;
+    float* tp = kt.kpad.data() + (size_t)i * KP;
+    const float t0 = t[0], tl = t[NK - 1];
+    float h = (tl - t0) / (float)(NK - 1);
+    if (!(h > 0.0f) || !std::isfinite(h)) h = 1.0f;
+    for (int j = 0; j < k; ++j) tp[j] = t0 - (float)(k - j) * h;
+    std::memcpy(tp + k, t, sizeof(float) * NK);
+    for (int j = 0; j < k; ++j) tp[k + NK + j] = tl + (float)(j + 1) * h;
+    bool uniform = true;
+    for (int m = 0; m < NK && uniform; ++m)
+      if (std::fabs(t[m] - (t0 + (float)m * h)) > 1e-3f * h) uniform = false;
+    kt.info[3 * i] = t0;
+    kt.info[3 * i + 1] = 1.0f / h;
+    kt.info[3 * i + 2] = uniform ? 1.0f : 0.0f;
+  }
+}
+
+template <typename TT>
+static TT* scratch_of(std::vector<unsigned char>& buf, size_t bytes) {
+  if (buf.size() < bytes) buf.resize(bytes);
+  return reinterpret_cast<TT*>(buf.data());
+}
+
+void kan_layer_forward(float* y, const float* x, const float* grid, const float* coef,
+                       const float* wb, const float* ws, const float* mask,
+                       int B, int I, int O, int G, int k, int base) {
+  thread_local KnotTables kt;
+  make_knot_tables(kt, grid, I, G, k);
+  KanLayerArgs a{};
+  a.y = y; a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
+  a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
+  a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
+  const KernelTable& tab = T();
+  const size_t per = (size_t)I * (k + 1) * sizeof(int) + (size_t)I * (k + 2) * sizeof(float) + 64;
+  const int nth = threads_for((double)B * I * O * (k + 3), B);
+  thread_local std::vector<unsigned char> buf;
+  unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
+  ThreadPool::instance().run(nth, [&](int ith, int n) {
+    long lo, hi;
+    split_range(B, ith, n, &lo, &hi);
+    if (lo < hi) tab.kan_forward(a, (int)lo, (int)hi, sc + per * ith);
+  });
+}
+
+void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const float* dy,
+                        const float* x, const float* grid, const float* coef, const float* wb,
+                        const float* ws, const float* mask, int B, int I, int O, int G, int k, int base) {
+  thread_local KnotTables kt;
+  make_knot_tables(kt, grid, I, G, k);
+  KanLayerArgs a{};
+  a.dx = dx; a.dcoef = dcoef; a.dwb = dwb; a.dws = dws; a.dy = dy;
+  a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
+  a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
+  a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
+  const KernelTable& tab = T();
+  const int C = KAN_BWD_CHUNK, K1 = k + 1;
+  const size_t per = (size_t)C * (1 + K1) * sizeof(int) + (size_t)C * (2 * K1 + 3) * sizeof(float) + 64;
+  const int nth = threads_for((double)B * I * O * (3 * k + 7), I);
+  thread_local std::vector<unsigned char> buf;
+  unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
+  ThreadPool::instance().run(nth, [&](int ith, int n) {
+    long lo, hi;
+    split_range(I, ith, n, &lo, &hi);
+    if (lo < hi) tab.kan_backward(a, (int)lo, (int)hi, sc + per * ith);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Least squares (normal equations + ridge, banded Cholesky, double precision)
+
+void spline_fit(float* coef, const float* x, const float* y, const float* grid, int n, int I, int O,
+                int G, int k, double lambda) {
+  const int NK = G + 2 * k + 1, NB = G + k, KP = NK + 2 * k, W = k + 1;
+  KnotTables kt;
+  make_knot_tables(kt, grid, I, G, k);
+  // Reuse the scalar reference's basis: build the basis values through a one-sample forward
+  // table is overkill; call the de Boor helper directly.
+  const int nth = threads_for((double)n * I * (O + W * W) * 4.0 + (double)I * NB * W * (W + O), I);
+  ThreadPool::instance().run(nth, [&](int ith, int nt) {
+    long lo, hi;
+    split_range(I, ith, nt, &lo, &hi);
+    std::vector<double> A((size_t)NB * W), R((size_t)NB * O);
+    for (long i = lo; i < hi; ++i) {
+      std::fill(A.begin(), A.end(), 0.0);
+      std::fill(R.begin(), R.end(), 0.0);
+      const float* t = grid + (size_t)i * NK;
+      const float* tp = kt.kpad.data() + (size_t)i * KP;
+      const float* info = kt.info.data() + 3 * i;
+      for (int s_ = 0; s_ < n; ++s_) {
+        const float xv = x[(size_t)s_ * I + i];
+        int s = -1;
+        // span search (same rule as the kernels: t[s] <= x < t[s+1])
+        if (xv >= t[0] && xv < t[NK - 1]) {
+          int lo2 = 0, hi2 = NK - 1;
+          while (hi2 - lo2 > 1) {
+            int mid = (lo2 + hi2) >> 1;
+            if (xv >= t[mid]) lo2 = mid; else hi2 = mid;
+          }
+          s = lo2;
+        }
+        (void)info;
+        if (s < 0) continue;
+        // de Boor (double precision copy of bspline.h's kan_basis)
+        double N[8], left[8], right[8];
+        const float* tt = tp + k;
+        N[0] = 1.0;
+        for (int j = 1; j <= k; ++j) {
+          left[j] = (double)xv - tt[s + 1 - j];
+          right[j] = (double)tt[s + j] - xv;
+          double saved = 0.0;
+          for (int r = 0; r < j; ++r) {
+            double temp = N[r] / (right[r + 1] + left[j - r]);
+            N[r] = saved + right[r + 1] * temp;
+            saved = left[j - r] * temp;
+          }
+          N[j] = saved;
+        }
+        const float* yrow = y + ((size_t)s_ * I + i) * O;
+        for (int j = 0; j <= k; ++j) {
+          const int m = s - k + j;
+          if (m < 0 || m >= NB) continue;
+          for (int j2 = j; j2 <= k; ++j2) {
+            const int m2 = s - k + j2;
+            if (m2 >= NB) break;
+            A[(size_t)m * W + (m2 - m)] += N[j] * N[j2];  // upper band: A[m][m2]
+          }
+          for (int o = 0; o < O; ++o) R[(size_t)m * O + o] += N[j] * yrow[o];
+        }
+      }
+      double tr = 0.0;
+      for (int m = 0; m < NB; ++m) tr += A[(size_t)m * W];
+      const double ridge = lambda * std::max(tr / NB, 1e-30) + 1e-300;
+      for (int m = 0; m < NB; ++m) A[(size_t)m * W] += ridge;
+      // Banded Cholesky A = U^T U, U upper with bandwidth k, stored in place: U[m][m+d] at A[m*W+d].
+      for (int m = 0; m < NB; ++m) {
+        double d = A[(size_t)m * W];
+        for (int l = std::max(0, m - k); l < m; ++l) {
+          const double u = A[(size_t)l * W + (m - l)];
+          d -= u * u;
+        }
+        d = d > 1e-300 ? std::sqrt(d) : 1e-150;
+        A[(size_t)m * W] = d;
+        for (int m2 = m + 1; m2 <= std::min(NB - 1, m + k); ++m2) {
+          double v = A[(size_t)m * W + (m2 - m)];
+          for (int l = std::max(0, m2 - k); l < m; ++l)
+            v -= A[(size_t)l * W + (m - l)] * A[(size_t)l * W + (m2 - l)];
+          A[(size_t)m * W + (m2 - m)] = v / d;
+        }
+      }
+      // Solve U^T z = R, then U c = z, for every output column.
+      for (int o = 0; o < O; ++o) {
+        for (int m = 0; m < NB; ++m) {
+          double v = R[(size_t)m * O + o];
+          for (int l = std::max(0, m - k); l < m; ++l) v -= A[(size_t)l * W + (m - l)] * R[(size_t)l * O + o];
+          R[(size_t)m * O + o] = v / A[(size_t)m * W];
+        }
+        for (int m = NB - 1; m >= 0; --m) {
+          double v = R[(size_t)m * O + o];
+          for (int m2 = m + 1; m2 <= std::min(NB - 1, m + k); ++m2) v -= A[(size_t)m * W + (m2 - m)] * R[(size_t)m2 * O + o];
+          R[(size_t)m * O + o] = v / A[(size_t)m * W];
+        }
+        for (int m = 0; m < NB; ++m) coef[((size_t)i * NB + m) * O + o] = (float)R[(size_t)m * O + o];
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense layer
+
+static inline float act_value(int act, float z) {
+  switch (act) {
+    case ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case ACT_SILU: return z / (1.0f + std::exp(-z));
+    case ACT_TANH: return std::tanh(z);
+    default: return z;
+  }
+}
+static inline float act_deriv(int act, float z) {
+  switch (act) {
+    case ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
+    case ACT_SILU: { const float s = 1.0f / (1.0f + std::exp(-z)); return s * (1.0f + z * (1.0f - s)); }
+    case ACT_TANH: { const float t = std::tanh(z); return 1.0f - t * t; }
+    default: return 1.0f;
+  }
+}
+
+static void parallel_rows(long rows, double work, const std::function<void(long, long)>& fn) {
+  const int nth = threads_for(work, rows);
+  ThreadPool::instance().run(nth, [&](int ith, int n) {
+    long lo, hi;
+    split_range(rows, ith, n, &lo, &hi);
+    if (lo < hi) fn(lo, hi);
+  });
+}
+
+void dense_forward(float* y, float* z, const float* x, const float* W, const float* bias,
+                   int B, int I, int O, int act) {
+  if (!z) z = y;
+  const KernelTable& tab = T();
+  parallel_rows(B, (double)B * I * O, [&](long lo, long hi) {
+    for (long b = lo; b < hi; ++b) std::memcpy(z + (size_t)b * O, bias, sizeof(float) * O);
+    tab.gemm(z, x, W, B, O, I, (int)lo, (int)hi);
+    if (act != ACT_IDENTITY || y != z)
+      for (size_t q = (size_t)lo * O; q < (size_t)hi * O; ++q) y[q] = act_value(act, z[q]);
+  });
+}
+
+void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const float* x,
+                    const float* z, const float* W, int B, int I, int O, int act) {
+  const KernelTable& tab = T();
+  thread_local std::vector<float> dz, xT, WT;
+  dz.resize((size_t)B * O);
+  xT.resize((size_t)I * B);
+  for (size_t q = 0; q < (size_t)B * O; ++q) dz[q] = act == ACT_IDENTITY ? dy[q] : dy[q] * act_deriv(act, z[q]);
+  for (int o = 0; o < O; ++o) {
+    float acc = 0.0f;
+    for (int b = 0; b < B; ++b) acc += dz[(size_t)b * O + o];
+    dbias[o] += acc;
+  }
+  // dW (I,O) += x^T (I,B) @ dz (B,O): rows of dW split over threads
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < I; ++i) xT[(size_t)i * B + b] = x[(size_t)b * I + i];
+  // (thread_local buffers must not be named inside the lambdas: those run on pool threads)
+  const float* xTp = xT.data();
+  const float* dzp = dz.data();
+  parallel_rows(I, (double)B * I * O, [&](long lo, long hi) {
+    tab.gemm(dW, xTp, dzp, I, O, B, (int)lo, (int)hi);
+  });
+  if (dx) {
+    // dx (B,I) += dz (B,O) @ W^T (O,I)
+    WT.resize((size_t)O * I);
+    for (int i = 0; i < I; ++i)
+      for (int o = 0; o < O; ++o) WT[(size_t)o * I + i] = W[(size_t)i * O + o];
+    const float* WTp = WT.data();
+    parallel_rows(B, (double)B * I * O, [&](long lo, long hi) {
+      tab.gemm(dx, dzp, WTp, B, I, O, (int)lo, (int)hi);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+
+double mse_loss(float* dpred, const float* pred, const float* target, size_t n) {
+  double acc = 0.0;
+  const float scale = n ? 2.0f / (float)n : 0.0f;
+  for (size_t q = 0; q < n; ++q) {
+    const float d = pred[q] - target[q];
+    acc += (double)d * d;
+    if (dpred) dpred[q] = scale * d;
+  }
+  return n ? acc / (double)n : 0.0;
+}
+
+double cross_entropy_loss(float* dlogits, const float* logits, const int32_t* labels, int B, int C) {
+  double acc = 0.0;
+  for (int b = 0; b < B; ++b) {
+    const float* l = logits + (size_t)b * C;
+    float mx = l[0];
+    for (int c = 1; c < C; ++c) mx = std::max(mx, l[c]);
+    double sum = 0.0;
+    for (int c = 0; c < C; ++c) sum += std::exp((double)l[c] - mx);
+    const double lse = mx + std::log(sum);
+    acc += lse - l[labels[b]];
+    if (dlogits) {
+      float* d = dlogits + (size_t)b * C;
+      for (int c = 0; c < C; ++c) d[c] = (float)(std::exp((double)l[c] - lse) / B);
+      d[labels[b]] -= 1.0f / (float)B;
+    }
+  }
+  return B ? acc / B : 0.0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers
+
+void adam_step(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1,
+               float beta2, float eps, float wd, int t) {
+  const float bc1 = 1.0f - (float)std::pow((double)beta1, t);
+  const float bc2 = 1.0f - (float)std::pow((double)beta2, t);
+  const KernelTable& tab = T();
+  parallel_rows((long)((n + 1023) / 1024), (double)n * 4, [&](long lo, long hi) {
+    const size_t a = (size_t)lo * 1024, b = std::min(n, (size_t)hi * 1024);
+    tab.adam(p + a, m + a, v + a, g + a, b - a, lr, beta1, beta2, eps, wd, bc1, bc2);
+  });
+}
+
+void sgd_step(float* p, float* buf, const float* g, size_t n, float lr, float momentum, float wd) {
+  const KernelTable& tab = T();
+  parallel_rows((long)((n + 1023) / 1024), (double)n * 2, [&](long lo, long hi) {
+    const size_t a = (size_t)lo * 1024, b = std::min(n, (size_t)hi * 1024);
+    tab.sgd(p + a, buf + a, g + a, b - a, lr, momentum, wd);
+  });
+}
+
+double peak_gflops(int nth, double seconds) {
+  const KernelTable& tab = T();
+  if (nth < 1) nth = 1;
+  std::vector<double> flops(nth, 0.0);
+  std::vector<float> sink(nth, 0.0f);
+  auto t0 = std::chrono::steady_clock::now();
+  ThreadPool::instance().run(nth, [&](int ith, int) {
+    auto start = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds)
+      flops[ith] += tab.fma_probe(1 << 20, &sink[ith]);
+  });
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double total = 0.0;
+  for (double f : flops) total += f;
+  return total / dt / 1e9;
+}
+
+}  // namespace kan
