@@ -41,7 +41,7 @@ struct KanLayerArgs {
 // instruction set; `scalar` is the plain reference twin in kernels_ref.cc.
 struct KernelTable {
   const char* name;
-  // y rows b0..b1. scratch: (I*(k+1)) ints + (I*(k+2)) floats, reinterpreted inside.
+  // y rows b0..b1. scratch: KAN_FWD_IBLOCK*(k+1) ints + KAN_FWD_IBLOCK*(k+2) floats.
   void (*kan_forward)(const KanLayerArgs& a, int b0, int b1, void* scratch);
   // inputs i0..i1 (each thread owns whole input rows, so no gradient reduction is needed).
   // scratch: KAN_BWD_CHUNK * (2k + 5) floats.
@@ -58,7 +58,8 @@ struct KernelTable {
   double (*fma_probe)(long iters, float* sink);
 };
 
-constexpr int KAN_BWD_CHUNK = 128;
+constexpr int KAN_BWD_CHUNK = 256;
+constexpr int KAN_FWD_IBLOCK = 16;
 
 namespace scalar { extern const KernelTable table; }
 namespace base { extern const KernelTable table; }

@@ -127,7 +127,7 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const size_t per = (size_t)I * (k + 1) * sizeof(int) + (size_t)I * (k + 2) * sizeof(float) + 64;
+  const size_t per = (size_t)KAN_FWD_IBLOCK * (k + 1) * sizeof(int) + (size_t)KAN_FWD_IBLOCK * (k + 2) * sizeof(float) + 64;
   const int nth = threads_for((double)B * I * O * (k + 3), B);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);

@@ -30,7 +30,9 @@ int ThreadPool::size() {
 void ThreadPool::start(int n) {
   quit_ = false;
   size_ = n;
-  for (int id = 1; id < n; ++id) threads_.emplace_back(&ThreadPool::worker, this, id);
+  // New workers start having 'seen' the current generation, so they wait for the next job.
+  const unsigned long gen = generation_;
+  for (int id = 1; id < n; ++id) threads_.emplace_back(&ThreadPool::worker, this, id, gen);
 }
 
 void ThreadPool::stop() {
@@ -52,8 +54,7 @@ void ThreadPool::resize(int n) {
   start(n);
 }
 
-void ThreadPool::worker(int id) {
-  unsigned long seen = 0;
+void ThreadPool::worker(int id, unsigned long seen) {
   for (;;) {
     const std::function<void(int, int)>* job;
     int nth;

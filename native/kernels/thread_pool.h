@@ -23,7 +23,7 @@ class ThreadPool {
   ThreadPool();
   void start(int n);
   void stop();
-  void worker(int id);
+  void worker(int id, unsigned long seen);
 
   std::mutex run_mu_;   // serialises jobs and resizes
   std::mutex mu_;
