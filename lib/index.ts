@@ -6,6 +6,8 @@ export {
   train, Adam, SGD, mseLoss, crossEntropyLoss, evaluateMSE, evaluateAccuracy,
   type TrainOptions, type TrainResult, type StepInfo, type Dataset, type Optimizer, type LossName, type OptimizerName,
 } from './train.js';
+export { LBFGS, type LBFGSOptions, type Closure } from './lbfgs.js';
+export { updateGrid, extendGrid, type GridUpdateOptions } from './grid.js';
 export { ModelFileError, MAGIC, FORMAT_VERSION } from './io.js';
 export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, type SimdPath } from './native.js';
 export { Rng } from './rng.js';

@@ -22,6 +22,9 @@ export interface Binding {
   // [sync|async] coef (I,NB,O) = ridge least-squares fit of y (n,I,O) at x (n,I)
   splineFit(coef: F32, x: F32, y: F32, grid: F32, n: number, I: number, O: number, G: number, k: number,
     lambda: number, async?: boolean): void | Promise<void>;
+  // [sync|async] out (n,I,O) = spline part sum_m coef[i,m,o] B_m(x[n,i]) (pykan's coef2curve)
+  splineEval(out: F32, x: F32, grid: F32, coef: F32, n: number, I: number, O: number, G: number, k: number,
+    async?: boolean): void | Promise<void>;
   // [sync|async] z = x W + bias, y = act(z); z may be null
   denseForward(y: F32, z: F32 | null, x: F32, W: F32, bias: F32, B: number, I: number, O: number, act: number,
     async?: boolean): void | Promise<void>;

@@ -7,9 +7,12 @@ import * as check from './check.js';
 import { native } from './native.js';
 import type { Model, ParamGroup } from './model.js';
 import { Rng } from './rng.js';
+import { LBFGS } from './lbfgs.js';
+import { KAN } from './kan.js';
+import { updateGrid } from './grid.js';
 
 export type LossName = 'mse' | 'crossEntropy';
-export type OptimizerName = 'adam' | 'sgd';
+export type OptimizerName = 'adam' | 'sgd' | 'lbfgs';
 
 export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; }
 export interface SGDOptions { lr?: number; momentum?: number; weightDecay?: number; }
@@ -100,6 +103,13 @@ export interface TrainOptions {
   /** Seed of the minibatch shuffling. Default 0. */
   seed?: number;
   beta1?: number; beta2?: number; eps?: number; weightDecay?: number; momentum?: number;
+  /** LBFGS: stored curvature pairs (10) and iterations per step (20), as pykan. */
+  historySize?: number; maxIter?: number;
+  /**
+   * KAN only: update the grid from the current minibatch's inputs (grid.ts) at steps 0, every,
+   * 2·every, … while step < until (pykan: update_grid with grid_update_num / stop_grid_update_step).
+   */
+  gridUpdate?: { every: number; until: number; gridEps?: number };
   /** Called after every step with the step's training loss (before the update). */
   onStep?: (info: StepInfo) => void;
 }
@@ -114,7 +124,8 @@ export interface TrainResult {
 
 export interface Dataset { x: Float32Array; y: Float32Array | Int32Array; }
 
-const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum', 'onStep'];
+const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum',
+  'historySize', 'maxIter', 'gridUpdate', 'onStep'];
 
 /** Checks a dataset against a model and loss; returns the number of samples. */
 export function checkDataset(model: Model, data: unknown, loss: LossName, name = 'data'): number {
@@ -146,9 +157,21 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   const steps = o.steps === undefined ? 100 : check.int('options.steps', o.steps, 0, 1e9);
   const batchSize = o.batchSize === undefined ? n : Math.min(n, check.int('options.batchSize', o.batchSize, 1));
   const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
-  const optName = o.optimizer === undefined ? 'adam' : check.oneOf('options.optimizer', o.optimizer, ['adam', 'sgd'] as const);
+  const optName = o.optimizer === undefined ? 'adam' : check.oneOf('options.optimizer', o.optimizer, ['adam', 'sgd', 'lbfgs'] as const);
+  let gridUpdate: { every: number; until: number; gridEps: number } | null = null;
+  if (o.gridUpdate !== undefined) {
+    const gu = check.plainObject('options.gridUpdate', o.gridUpdate);
+    check.knownKeys('options.gridUpdate', gu, ['every', 'until', 'gridEps']);
+    if (!(model instanceof KAN)) throw check.typeError('model', 'KAN (options.gridUpdate applies to KANs only)', model);
+    gridUpdate = {
+      every: check.int('options.gridUpdate.every', gu.every, 1),
+      until: check.int('options.gridUpdate.until', gu.until, 0),
+      gridEps: gu.gridEps === undefined ? 0.02 : check.num('options.gridUpdate.gridEps', gu.gridEps, 0, 1),
+    };
+  }
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw check.typeError('options.onStep', 'function', o.onStep);
-  const optOpts = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, momentum: o.momentum } as Record<string, unknown>;
+  const optOpts = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, momentum: o.momentum,
+    historySize: o.historySize, maxIter: o.maxIter } as Record<string, unknown>;
   for (const key of Object.keys(optOpts)) if (optOpts[key] === undefined) delete optOpts[key];
   const prefixed = (fn: () => Optimizer) => {
     try { return fn(); } catch (err) {
@@ -156,8 +179,13 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
       throw err;
     }
   };
-  if (optName === 'adam' && o.momentum !== undefined) throw new RangeError('Unknown option options.momentum for optimizer adam');
-  const opt = prefixed(() => (optName === 'adam' ? new Adam(model, optOpts as AdamOptions) : new SGD(model, optOpts as SGDOptions)));
+  const allowed: Record<OptimizerName, string[]> = {
+    adam: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'], sgd: ['lr', 'momentum', 'weightDecay'], lbfgs: ['lr', 'historySize', 'maxIter'],
+  };
+  for (const key of Object.keys(optOpts))
+    if (!allowed[optName].includes(key)) throw new RangeError(`Option options.${key} does not apply to optimizer ${optName}`);
+  const opt = prefixed(() => (optName === 'adam' ? new Adam(model, optOpts as AdamOptions)
+    : optName === 'sgd' ? new SGD(model, optOpts as SGDOptions) : new LBFGS(model, optOpts) as unknown as Optimizer));
   const onStep = o.onStep as ((info: StepInfo) => void) | undefined;
 
   const inD = model.inputDim, outD = model.outputDim;
@@ -183,16 +211,33 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
         else (yb as Int32Array)[r] = (data.y as Int32Array)[s];
       }
     }
-    const pred = model.forwardTrain(xb, batchSize);
-    const loss = lossName === 'mse'
-      ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
-      : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
-    if (!Number.isFinite(loss))
-      throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
+    if (gridUpdate && step < gridUpdate.until && step % gridUpdate.every === 0)
+      updateGrid(model as KAN, xb, { gridEps: gridUpdate.gridEps });
+    let loss: number;
+    if (opt instanceof LBFGS) {
+      loss = opt.step(() => {
+        const pred = model.forwardTrain(xb, batchSize);
+        const l = lossName === 'mse'
+          ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
+          : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
+        model.zeroGrad();
+        model.backward(dpred);
+        return l;
+      });
+      if (!Number.isFinite(loss))
+        throw new RangeError(`Training diverged: the loss became ${loss} at step ${step}`);
+    } else {
+      const pred = model.forwardTrain(xb, batchSize);
+      loss = lossName === 'mse'
+        ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
+        : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
+      if (!Number.isFinite(loss))
+        throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
+      model.zeroGrad();
+      model.backward(dpred);
+      opt.step();
+    }
     losses[step] = loss;
-    model.zeroGrad();
-    model.backward(dpred);
-    opt.step();
     if (onStep) onStep({ step, loss });
     const now = performance.now();
     if (now - lastYield > 10) {

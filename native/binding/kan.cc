@@ -4,6 +4,7 @@
 // [sync|async] kanBackward(dx|null, dcoef, dwb, dws, dy, x, grid, coef, wb, ws, mask,
 //                          B, I, O, G, k, base, async?)
 // [sync|async] splineFit(coef, x, y, grid, n, I, O, G, k, lambda, async?)
+// [sync|async] splineEval(out, x, grid, coef, n, I, O, G, k, async?)
 // @throw TypeError for a non-Float32Array, RangeError for a length that does not match the dims.
 #include "../kernels/ops.h"
 #include "common.h"
@@ -85,9 +86,29 @@ static Napi::Value SplineFit(const Napi::CallbackInfo& info) {
   }, false);
 }
 
+static Napi::Value SplineEval(const Napi::CallbackInfo& info) {
+  Args a(info);
+  Napi::Env env = a.env();
+  const int n = (int)a.integer(4, "n", 0, 2147483647);
+  const int I = (int)a.integer(5, "I", 1, 2147483647);
+  const int O = (int)a.integer(6, "O", 1, 2147483647);
+  const int G = (int)a.integer(7, "G", 1, 1000000);
+  const int k = (int)a.integer(8, "k", 1, 5);
+  const int NB = G + k, NK = G + 2 * k + 1;
+  float* out = a.f32(0, "out", count(env, "out", {n, I, O}));
+  const float* x = a.f32(1, "x", count(env, "x", {n, I}));
+  const float* grid = a.f32(2, "grid", count(env, "grid", {I, NK}));
+  const float* coef = a.f32(3, "coef", count(env, "coef", {I, NB, O}));
+  return run(a, a.is_async(9), [=]() {
+    if (n > 0) kan::spline_eval(out, x, grid, coef, n, I, O, G, k);
+    return 0.0;
+  }, false);
+}
+
 void init_kan(Napi::Env env, Napi::Object exports) {
   exports.Set("kanForward", Napi::Function::New<guarded<KanForward>>(env, "kanForward"));
   exports.Set("kanBackward", Napi::Function::New<guarded<KanBackward>>(env, "kanBackward"));
+  exports.Set("splineEval", Napi::Function::New<guarded<SplineEval>>(env, "splineEval"));
   exports.Set("splineFit", Napi::Function::New<guarded<SplineFit>>(env, "splineFit"));
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bspline.h"
 #include "thread_pool.h"
 
 namespace kan {
@@ -77,6 +78,15 @@ static int threads_for(double work, long max_split) {
   if (by_work < nth) nth = (int)std::max(1L, by_work);
   if (max_split < nth) nth = (int)std::max(1L, max_split);
   return nth;
+}
+
+static void parallel_rows(long rows, double work, const std::function<void(long, long)>& fn) {
+  const int nth = threads_for(work, rows);
+  ThreadPool::instance().run(nth, [&](int ith, int n) {
+    long lo, hi;
+    split_range(rows, ith, n, &lo, &hi);
+    if (lo < hi) fn(lo, hi);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +271,33 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
   });
 }
 
+void spline_eval(float* out, const float* x, const float* grid, const float* coef, int n, int I, int O,
+                 int G, int k) {
+  const int NK = G + 2 * k + 1, NB = G + k, KP = NK + 2 * k;
+  KnotTables kt;
+  make_knot_tables(kt, grid, I, G, k);
+  const KnotTables* ktp = &kt;
+  parallel_rows(n, (double)n * I * O * (k + 1), [&](long lo, long hi) {
+    for (long s_ = lo; s_ < hi; ++s_)
+      for (int i = 0; i < I; ++i) {
+        const float xv = x[(size_t)s_ * I + i];
+        const float* info = ktp->info.data() + 3 * i;
+        const int s = kan_find_span(grid + (size_t)i * NK, NK, xv, info[0], info[1], info[2] != 0.0f);
+        float* o_ = out + ((size_t)s_ * I + i) * O;
+        for (int o = 0; o < O; ++o) o_[o] = 0.0f;
+        if (s < 0) continue;
+        float N[8];
+        kan_basis(ktp->kpad.data() + (size_t)i * KP, s, xv, k, N);
+        for (int j = 0; j <= k; ++j) {
+          const int m = s - k + j;
+          if (m < 0 || m >= NB) continue;
+          const float* c = coef + ((size_t)i * NB + m) * O;
+          for (int o = 0; o < O; ++o) o_[o] += N[j] * c[o];
+        }
+      }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dense layer
 
@@ -281,14 +318,6 @@ static inline float act_deriv(int act, float z) {
   }
 }
 
-static void parallel_rows(long rows, double work, const std::function<void(long, long)>& fn) {
-  const int nth = threads_for(work, rows);
-  ThreadPool::instance().run(nth, [&](int ith, int n) {
-    long lo, hi;
-    split_range(rows, ith, n, &lo, &hi);
-    if (lo < hi) fn(lo, hi);
-  });
-}
 
 void dense_forward(float* y, float* z, const float* x, const float* W, const float* bias,
                    int B, int I, int O, int act) {

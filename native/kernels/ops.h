@@ -37,6 +37,11 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
 void spline_fit(float* coef, const float* x, const float* y, const float* grid, int n, int I, int O,
                 int G, int k, double lambda);
 
+// The spline part alone (pykan's coef2curve): out[n,i,o] = sum_m coef[i,m,o] B_m(x[n,i]).
+// out (n,I,O), x (n,I), grid (I,NK), coef (I,NB,O).
+void spline_eval(float* out, const float* x, const float* grid, const float* coef, int n, int I, int O,
+                 int G, int k);
+
 // Dense layer: z (B,O) = x (B,I) @ W (I,O) + bias (O); y = act(z). z may equal y when act is
 // identity or no backward is needed (then y is computed in place).
 void dense_forward(float* y, float* z, const float* x, const float* W, const float* bias,
