@@ -51,7 +51,7 @@ export function normalizeKANOptions(options: unknown): KANConfig {
   const widths = o.widths;
   if (!Array.isArray(widths)) throw check.typeError('options.widths', 'array of at least 2 positive integers', widths);
   if (widths.length < 2) throw check.rangeError('options.widths', 'array of at least 2 positive integers', widths);
-  widths.forEach((w, q) => check.int(`options.widths[${q}]`, w, 1, 1_000_000));
+  for (let q = 0; q < widths.length; q++) check.int(`options.widths[${q}]`, widths[q], 1, 1_000_000);
   const gridSize = o.gridSize === undefined ? 5 : check.int('options.gridSize', o.gridSize, 1, 10000);
   const splineOrder = o.splineOrder === undefined ? 3 : check.int('options.splineOrder', o.splineOrder, 1, 5);
   let gridRange: [number, number] = [-1, 1];
@@ -60,7 +60,7 @@ export function normalizeKANOptions(options: unknown): KANConfig {
     if (!Array.isArray(r) || r.length !== 2) throw check.typeError('options.gridRange', 'array [a, b] with a < b', r);
     const a = check.num('options.gridRange[0]', r[0]);
     const b = check.num('options.gridRange[1]', r[1]);
-    if (!(b > a)) throw check.rangeError('options.gridRange', 'array [a, b] with a < b', `[${a}, ${b}]`);
+    if (!(b > a)) throw new RangeError(`Expected array [a, b] with a < b for options.gridRange but received [${a}, ${b}]`);
     gridRange = [a, b];
   }
   const base = o.base === undefined ? 'silu' : check.oneOf('options.base', o.base, ['silu', 'identity', 'zero'] as const);

@@ -29,7 +29,7 @@ export function normalizeMLPOptions(options: unknown): MLPConfig {
   const widths = o.widths;
   if (!Array.isArray(widths)) throw check.typeError('options.widths', 'array of at least 2 positive integers', widths);
   if (widths.length < 2) throw check.rangeError('options.widths', 'array of at least 2 positive integers', widths);
-  widths.forEach((w, q) => check.int(`options.widths[${q}]`, w, 1, 1_000_000));
+  for (let q = 0; q < widths.length; q++) check.int(`options.widths[${q}]`, widths[q], 1, 1_000_000);
   const activation = o.activation === undefined ? 'silu' : check.oneOf('options.activation', o.activation, ACTIVATIONS);
   const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
   const trainable = { weight: true, bias: true };

@@ -95,6 +95,7 @@ export function setSimd(name: SimdPath): void {
 export function getNumThreads(): number { return native.getNumThreads(); }
 /** Resize the native pool: results are bitwise identical for a given count. */
 export function setNumThreads(n: number): void {
+  if (typeof n !== 'number') throw new TypeError(`Expected integer in [1, 256] for n but received ${typeof n === 'string' ? JSON.stringify(n) : String(n)} of type ${typeof n}`);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`Expected integer in [1, 256] for n but received ${String(n)}`);
   native.setNumThreads(n);
 }

@@ -110,6 +110,11 @@ export interface TrainOptions {
    * 2·every, … while step < until (pykan: update_grid with grid_update_num / stop_grid_update_step).
    */
   gridUpdate?: { every: number; until: number; gridEps?: number };
+  /**
+   * crossEntropy only: restrict the softmax to these classes (a separate output head per task in
+   * task-incremental learning); the other logits get no gradient. Labels must be among them.
+   */
+  classes?: number[];
   /** Called after every step with the step's training loss (before the update). */
   onStep?: (info: StepInfo) => void;
 }
@@ -125,7 +130,25 @@ export interface TrainResult {
 export interface Dataset { x: Float32Array; y: Float32Array | Int32Array; }
 
 const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum',
-  'historySize', 'maxIter', 'gridUpdate', 'onStep'];
+  'historySize', 'maxIter', 'gridUpdate', 'classes', 'onStep'];
+
+/** Mean cross-entropy with the softmax over `classes` only; writes dlogits (0 outside them). */
+export function maskedCrossEntropy(dlogits: Float32Array, logits: Float32Array, labels: Int32Array, B: number, C: number,
+  classes: Int32Array): number {
+  let total = 0;
+  dlogits.fill(0);
+  for (let b = 0; b < B; b++) {
+    let mx = -Infinity;
+    for (const c of classes) mx = Math.max(mx, logits[b * C + c]);
+    let sum = 0;
+    for (const c of classes) sum += Math.exp(logits[b * C + c] - mx);
+    const lse = mx + Math.log(sum);
+    total += lse - logits[b * C + labels[b]];
+    for (const c of classes) dlogits[b * C + c] = Math.exp(logits[b * C + c] - lse) / B;
+    dlogits[b * C + labels[b]] -= 1 / B;
+  }
+  return B ? total / B : 0;
+}
 
 /** Checks a dataset against a model and loss; returns the number of samples. */
 export function checkDataset(model: Model, data: unknown, loss: LossName, name = 'data'): number {
@@ -187,6 +210,21 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   const opt = prefixed(() => (optName === 'adam' ? new Adam(model, optOpts as AdamOptions)
     : optName === 'sgd' ? new SGD(model, optOpts as SGDOptions) : new LBFGS(model, optOpts) as unknown as Optimizer));
   const onStep = o.onStep as ((info: StepInfo) => void) | undefined;
+  let classes: Int32Array | null = null;
+  if (o.classes !== undefined) {
+    if (lossName !== 'crossEntropy') throw new RangeError("options.classes applies to loss 'crossEntropy' only");
+    if (!Array.isArray(o.classes) || o.classes.length === 0) throw check.typeError('options.classes', 'non-empty array of class indices', o.classes);
+    const cls = o.classes as unknown[];
+    for (let q = 0; q < cls.length; q++) check.int(`options.classes[${q}]`, cls[q], 0, model.outputDim - 1);
+    if (new Set(cls).size !== cls.length) throw new RangeError('Expected distinct class indices in options.classes');
+    classes = Int32Array.from(cls as number[]);
+    const y = data.y as Int32Array;
+    for (let q = 0; q < y.length; q++)
+      if (!classes.includes(y[q])) throw new RangeError(`Expected labels among options.classes in data.y but received ${y[q]} at index ${q}`);
+  }
+  const ceLoss = (pred: Float32Array) => (classes
+    ? maskedCrossEntropy(dpred, pred, yb as Int32Array, batchSize, outD, classes)
+    : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD));
 
   const inD = model.inputDim, outD = model.outputDim;
   const fullBatch = batchSize === n;
@@ -219,7 +257,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
         const pred = model.forwardTrain(xb, batchSize);
         const l = lossName === 'mse'
           ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
-          : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
+          : ceLoss(pred);
         model.zeroGrad();
         model.backward(dpred);
         return l;
@@ -230,7 +268,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
       const pred = model.forwardTrain(xb, batchSize);
       loss = lossName === 'mse'
         ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
-        : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD);
+        : ceLoss(pred);
       if (!Number.isFinite(loss))
         throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
       model.zeroGrad();
@@ -259,7 +297,8 @@ export function evaluateMSE(model: Model, x: Float32Array, y: Float32Array): num
 export function evaluateAccuracy(model: Model, x: Float32Array, labels: Int32Array): number {
   const pred = model.forward(x);
   const C = model.outputDim, B = pred.length / C;
-  if (!(labels instanceof Int32Array) || labels.length !== B) throw check.typeError('labels', `Int32Array of length ${B}`, labels);
+  if (!(labels instanceof Int32Array)) throw check.typeError('labels', `Int32Array of length ${B}`, labels);
+  if (labels.length !== B) throw new RangeError(`Expected Int32Array of length ${B} for labels but received length ${labels.length}`);
   let correct = 0;
   for (let b = 0; b < B; b++) {
     let best = 0;

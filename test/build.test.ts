@@ -276,9 +276,10 @@ describe('(c) prebuildify: npm run prebuild', () => {
   beforeAll(() => {
     dir = makeWorkdir('prebuildify');
     build = run('npm', ['run', 'prebuild'], dir);
-    console.log(`build.test (c) prebuildify: status ${build.status} in ${build.ms} ms`);
     if (build.status === 0) prebuildDir = join(dir, 'prebuilds', PLATFORM_DIR);
     try { beforeRemoval = createRequire(join(dir, 'package.json'))('node-gyp-build').path(dir); } catch (e) { beforeRemoval = String(e); }
+    console.log(`build.test (c) prebuildify: status ${build.status} in ${build.ms} ms; ` +
+      `build/Release then held [${nodeFiles(join(dir, 'build', 'Release')).join(', ')}], node-gyp-build resolved ${beforeRemoval}`);
     rmSync(join(dir, 'build'), { recursive: true, force: true });
   });
 
@@ -302,6 +303,7 @@ describe('(d) install hook: node scripts/install.mjs', () => {
   let dir = '';
   let withPrebuild: RunResult | undefined;
   let buildDirAfterPrebuildInstall = false;
+  let loadedBeforeSourceBuild: CheckResult | string = 'not run';
   let fromSource: RunResult | undefined;
   beforeAll(() => {
     if (!prebuildDir) return; // needs (c)'s prebuild; the tests below say so
@@ -311,6 +313,8 @@ describe('(d) install hook: node scripts/install.mjs', () => {
     buildDirAfterPrebuildInstall = existsSync(join(dir, 'build'));
     console.log(`build.test (d) install with a prebuild: status ${withPrebuild.status} in ${withPrebuild.ms} ms`);
     if (withPrebuild.status !== 0 || buildDirAfterPrebuildInstall) return;
+    // What loads now (before the source build below adds a build/ that would win).
+    try { loadedBeforeSourceBuild = check('ngb', dir); } catch (e) { loadedBeforeSourceBuild = (e as Error).message; }
     fromSource = run(process.execPath, ['scripts/install.mjs'], dir, cleanEnv({ KAN_BUILD_FROM_SOURCE: '1' }));
     console.log(`build.test (d) install with KAN_BUILD_FROM_SOURCE=1: status ${fromSource.status} in ${fromSource.ms} ms`);
   });
@@ -320,8 +324,11 @@ describe('(d) install hook: node scripts/install.mjs', () => {
     expectOk(withPrebuild, 'install.mjs with a prebuild');
     expect(buildDirAfterPrebuildInstall, `install.mjs created build/ although a prebuild loads:\n${explain(withPrebuild)}`).toBe(false);
     expect(nodeFiles(join(dir, 'prebuilds', PLATFORM_DIR)).length).toBe(1);
-    const r = check('ngb', dir);
-    expect(r.file.startsWith(join(dir, 'prebuilds') + sep), `loaded ${r.file}`).toBe(true);
+    const r = loadedBeforeSourceBuild;
+    expect(typeof r, `loading via node-gyp-build after install.mjs failed: ${String(r)}`).toBe('object');
+    const c = r as CheckResult;
+    expect(c.file.startsWith(join(dir, 'prebuilds', PLATFORM_DIR) + sep), `loaded ${c.file}`).toBe(true);
+    expect(KNOWN_PATHS).toContain(c.simd);
   });
 
   it('with KAN_BUILD_FROM_SOURCE=1, compiles build/Release/kan_native.node', () => {

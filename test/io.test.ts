@@ -289,6 +289,38 @@ describe('save → load round trips', () => {
     expectSameModel(m, MLP.fromBytes(m.toBytes()), x);
   });
 
+  // The format documents the header as JSON; key order and whitespace are not part of it (and
+  // e.g. Python's json.dumps writes '{"kind": "MLP", ...}' with spaces). loadModel must dispatch
+  // on the parsed kind.
+  it.each([
+    ['keys in another order', (m: MLP) => ({ floats: m.data.length, config: m.config(), kind: 'MLP' }), undefined],
+    ['Python-style spacing', (m: MLP) => ({ kind: 'MLP', config: m.config(), floats: m.data.length }), 'spaces'],
+  ] as const)('loadModel finds the MLP in a valid hand-built MLP file (%s)', (_name, header, style) => {
+    const m = modifiedMLP();
+    const obj = header(m);
+    const text = style === 'spaces' ? JSON.stringify(obj).replace(/":/g, '": ').replace(/,"/g, ', "') : JSON.stringify(obj);
+    expect(JSON.parse(text)).toEqual(obj);
+    const h = Buffer.from(text, 'utf8');
+    const P = Math.ceil((16 + h.length) / 4) * 4;
+    const out = new Uint8Array(P + 4 * m.data.length + 4);
+    const dv = new DataView(out.buffer);
+    out.set(Buffer.from('KANMODEL', 'ascii'), 0);
+    dv.setUint32(8, 1, true);
+    dv.setUint32(12, h.length, true);
+    out.set(h, 16);
+    for (let q = 0; q < m.data.length; q++) dv.setFloat32(P + 4 * q, m.data[q], true);
+    dv.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)) >>> 0, true);
+    const path = join(subdir('handmlp'), 'mlp.kan');
+    fs.writeFileSync(path, out);
+    const x = inputs(40, 3, 6);
+    // The file is valid: MLP.load reads it.
+    expectSameModel(m, MLP.load(path), x);
+    // So loadModel must read it too.
+    const any = loadModel(path);
+    expect(any).toBeInstanceOf(MLP);
+    expectSameModel(m, any, x);
+  });
+
   it('a file built by hand from the documented format loads into the same model', () => {
     const m = modifiedKAN('identity');
     const x = inputs(50, 3, 4);

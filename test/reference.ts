@@ -130,7 +130,8 @@ export function crossEntropyRef(logits: Num, labels: ArrayLike<number>, B: numbe
     for (let c = 0; c < C; c++) mx = Math.max(mx, logits[b * C + c]);
     let e = 0;
     for (let c = 0; c < C; c++) e += Math.exp(logits[b * C + c] - mx);
-    s += mx + Math.log(e) - logits[b * C + labels[b]];
+    // log(sum) + (max - logit[label]): adding log(sum) to a huge max first would absorb it
+    s += Math.log(e) + (mx - logits[b * C + labels[b]]);
   }
   return s / B;
 }

@@ -53,11 +53,23 @@ class Args {
     if (len != expect_len)
       throw Napi::RangeError::New(env_, std::string("Expected ") + name + " to have length " +
                                             std::to_string(expect_len) + " but received " + std::to_string(len));
+    // napi_get_typedarray_info rather than ta.ArrayBuffer(): the latter throws a bare "Invalid
+    // argument" for SharedArrayBuffer-backed arrays, which are refused here with a named error.
+    napi_typedarray_type t;
+    size_t n;
+    void* data = nullptr;
+    napi_value ab;
+    size_t off;
+    if (napi_get_typedarray_info(env_, v, &t, &n, &data, &ab, &off) != napi_ok)
+      throw Napi::TypeError::New(env_, std::string("Expected ") + tname + " for " + name);
+    bool is_ab = false;
+    napi_is_arraybuffer(env_, ab, &is_ab);
+    if (!is_ab)
+      throw Napi::TypeError::New(env_, std::string("Expected ") + tname + " backed by an ArrayBuffer (not a SharedArrayBuffer) for " + name);
     held_.push_back(v);
     if (len == 0) return nullptr;
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    if (ab.Data() == nullptr) throw Napi::TypeError::New(env_, std::string("Expected live buffer for ") + name + " but it is detached");
-    return reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+    if (data == nullptr) throw Napi::TypeError::New(env_, std::string("Expected live buffer for ") + name + " but it is detached");
+    return static_cast<T*>(data);
   }
 
   const Napi::CallbackInfo& info_;

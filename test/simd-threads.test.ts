@@ -1,0 +1,193 @@
+// simd-threads.test.ts — every SIMD path against the scalar reference twin, and determinism
+// (same call twice, and 1 vs 2 vs 3 pool threads, bitwise).
+import { afterAll, describe, expect, it } from 'vitest';
+import { getNumThreads, native, setNumThreads, setSimd, simd, simdAvailable, type SimdPath } from '../lib/native.js';
+import * as R from './reference.js';
+
+const AVAIL = simdAvailable();
+const DEFAULT_PATH = simd();
+const DEFAULT_THREADS = getNumThreads();
+const SIMD_PATHS: SimdPath[] = ['avx512', 'avx2', 'baseline'];
+
+const lines: string[] = [];
+afterAll(() => {
+  setSimd(DEFAULT_PATH);
+  setNumThreads(DEFAULT_THREADS);
+  console.log(`[simd-threads] available: ${AVAIL.join(', ')}; default ${DEFAULT_PATH}, ${DEFAULT_THREADS} threads\n  ` + lines.join('\n  '));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Fixed workloads (data generated once; every run gets fresh output buffers)
+
+interface KanCfg { name: string; I: number; O: number; G: number; k: number; B: number; base: number; grid: Float32Array; coef: Float32Array; wb: Float32Array; ws: Float32Array; mask: Float32Array; x: Float32Array; dy: Float32Array; }
+interface DenseCfg { name: string; B: number; I: number; O: number; act: number; x: Float32Array; W: Float32Array; bias: Float32Array; dy: Float32Array; }
+
+const rng = new R.TestRng(4242);
+
+function kanCfg(name: string, I: number, O: number, G: number, k: number, B: number, base: number, adapted: boolean, maskReal: boolean): KanCfg {
+  const NB = G + k, NK = G + 2 * k + 1, h = 2 / G;
+  const grid = adapted ? R.adaptedGrid(rng, I, G, k, -1 - k * h, h, 2) : R.uniformGrid(I, G, k, -1, 1);
+  const mask = new Float32Array(I * O);
+  for (let q = 0; q < mask.length; q++) mask[q] = maskReal ? (rng.next() < 0.2 ? 0 : rng.range(-1, 2)) : 1;
+  const x = new Float32Array(B * I);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < I; i++) {
+      const r = rng.next();
+      x[b * I + i] = r < 0.1 ? grid[i * NK + rng.int(NK)]             // on a knot
+        : r < 0.15 ? grid[i * NK] - rng.range(0.01, 3)                 // left of the grid
+          : r < 0.2 ? grid[i * NK + NK - 1] + rng.range(0, 3)          // right of it (incl. the end)
+            : rng.range(grid[i * NK], grid[i * NK + NK - 1]);
+    }
+  return { name, I, O, G, k, B, base, grid, coef: rng.f32(I * NB * O), wb: rng.f32(I * O), ws: rng.f32(I * O), mask, x, dy: rng.f32(B * O) };
+}
+
+const KAN_CFGS: KanCfg[] = [
+  kanCfg('I=784 O=64 G=5 k=3 B=64 silu', 784, 64, 5, 3, 64, 2, false, false),
+  kanCfg('I=7 O=37 G=12 k=2 B=33 identity adapted', 7, 37, 12, 2, 33, 1, true, true),
+  kanCfg('I=5 O=3 G=200 k=5 B=130 zero adapted', 5, 3, 200, 5, 130, 0, true, true),
+  kanCfg('I=3 O=17 G=3 k=1 B=200 silu', 3, 17, 3, 1, 200, 2, false, true),
+  kanCfg('I=16 O=70 G=7 k=4 B=9 silu adapted', 16, 70, 7, 4, 9, 2, true, true),
+  kanCfg('I=40 O=1 G=5 k=3 B=300 identity', 40, 1, 5, 3, 300, 1, false, true),
+];
+
+function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {
+  return { name, B, I, O, act, x: rng.f32(B * I, -2, 2), W: rng.f32(I * O, -0.2, 0.2), bias: rng.f32(O), dy: rng.f32(B * O) };
+}
+const DENSE_CFGS: DenseCfg[] = [];
+for (const act of [0, 1, 2, 3]) {
+  DENSE_CFGS.push(denseCfg(`B=64 I=784 O=64 act=${act}`, 64, 784, 64, act));
+  DENSE_CFGS.push(denseCfg(`B=13 I=37 O=70 act=${act}`, 13, 37, 70, act));
+  DENSE_CFGS.push(denseCfg(`B=5 I=3 O=1 act=${act}`, 5, 3, 1, act));
+}
+
+const NOPT = 100_003;  // > 1024-element blocks over 2+ threads, and not a multiple of 16
+const OPT = { p: rng.f32(NOPT, -2, 2), grads: [rng.f32(NOPT), rng.f32(NOPT, -3, 3), rng.f32(NOPT, -0.01, 0.01), rng.f32(NOPT)] };
+
+/** Every output of every workload on the current SIMD path and thread count. */
+function runAll(): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const c of KAN_CFGS) {
+    const NB = c.G + c.k;
+    const y = new Float32Array(c.B * c.O).fill(Number.NaN);
+    native.kanForward(y, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    const dx = new Float32Array(c.B * c.I), dcoef = new Float32Array(c.I * NB * c.O), dwb = new Float32Array(c.I * c.O), dws = new Float32Array(c.I * c.O);
+    native.kanBackward(dx, dcoef, dwb, dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    out.set(`kan fwd y [${c.name}]`, y);
+    out.set(`kan bwd dx [${c.name}]`, dx);
+    out.set(`kan bwd dcoef [${c.name}]`, dcoef);
+    out.set(`kan bwd dwb [${c.name}]`, dwb);
+    out.set(`kan bwd dws [${c.name}]`, dws);
+  }
+  for (const c of DENSE_CFGS) {
+    const y = new Float32Array(c.B * c.O).fill(Number.NaN), z = new Float32Array(c.B * c.O).fill(Number.NaN);
+    native.denseForward(y, z, c.x, c.W, c.bias, c.B, c.I, c.O, c.act);
+    const dx = new Float32Array(c.B * c.I), dW = new Float32Array(c.I * c.O), db = new Float32Array(c.O);
+    native.denseBackward(dx, dW, db, c.dy, c.x, z, c.W, c.B, c.I, c.O, c.act);
+    out.set(`dense fwd y [${c.name}]`, y);
+    out.set(`dense fwd z [${c.name}]`, z);
+    out.set(`dense bwd dx [${c.name}]`, dx);
+    out.set(`dense bwd dW [${c.name}]`, dW);
+    out.set(`dense bwd dbias [${c.name}]`, db);
+  }
+  {
+    const p = OPT.p.slice(), m = new Float32Array(NOPT), v = new Float32Array(NOPT);
+    OPT.grads.forEach((g, s) => native.adamStep(p, m, v, g, NOPT, 0.01, 0.9, 0.999, 1e-8, 0.01, s + 1));
+    out.set('adam p', p); out.set('adam m', m); out.set('adam v', v);
+    const p2 = OPT.p.slice(), buf = new Float32Array(NOPT);
+    OPT.grads.forEach((g) => native.sgdStep(p2, buf, g, NOPT, 0.05, 0.9, 0.001));
+    out.set('sgd p', p2); out.set('sgd buf', buf);
+    const p3 = OPT.p.slice(), buf3 = new Float32Array(NOPT);
+    OPT.grads.forEach((g) => native.sgdStep(p3, buf3, g, NOPT, 0.05, 0, 0));
+    out.set('sgd (no momentum) p', p3);
+  }
+  return out;
+}
+
+function withPath<T>(path: SimdPath, threads: number, fn: () => T): T {
+  setSimd(path);
+  setNumThreads(threads);
+  try {
+    expect(simd()).toBe(path);
+    expect(getNumThreads()).toBe(threads);
+    return fn();
+  } finally {
+    setSimd(DEFAULT_PATH);
+    setNumThreads(DEFAULT_THREADS);
+  }
+}
+
+describe('SIMD paths vs the scalar reference twin', () => {
+  it('the CPU-supported list is sane and an unsupported path is refused, not faked', () => {
+    expect(AVAIL).toContain('scalar');
+    expect(AVAIL).toContain('baseline');
+    expect(AVAIL).toContain(DEFAULT_PATH);
+    for (const p of SIMD_PATHS) if (!AVAIL.includes(p)) expect(() => setSimd(p)).toThrow(RangeError);
+    expect(simd()).toBe(DEFAULT_PATH);
+  });
+
+  let scalar: Map<string, Float32Array> | null = null;
+  const scalarRun = () => (scalar ??= withPath('scalar', DEFAULT_THREADS, runAll));
+
+  for (const path of SIMD_PATHS) {
+    const why = `${path}: not supported by this CPU (simdAvailable() = [${AVAIL.join(', ')}]), so this path cannot run here`;
+    it.skipIf(!AVAIL.includes(path))(AVAIL.includes(path) ? `${path}: KAN fwd/bwd, dense fwd/bwd, adam, sgd = scalar within 1e-5 relative` : why, () => {
+      const ref = scalarRun();
+      const got = withPath(path, DEFAULT_THREADS, runAll);
+      let worst = 0, worstKey = '';
+      const perArea = new Map<string, number>();
+      for (const [key, want] of ref) {
+        const a = got.get(key)!;
+        expect(a.every(Number.isFinite), `${path} ${key} finite`).toBe(true);
+        const e = R.relErr(a, want);
+        expect(e, `${path} ${key}`).toBeLessThanOrEqual(1e-5);
+        const area = key.replace(/ \[.*\]$/, '');
+        perArea.set(area, Math.max(perArea.get(area) ?? 0, e));
+        if (e > worst) { worst = e; worstKey = key; }
+      }
+      lines.push(`${path} vs scalar: max relative error ${worst.toExponential(2)} (${worstKey}); ` +
+        [...perArea].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', '));
+    });
+  }
+});
+
+describe('determinism', () => {
+  for (const path of [...SIMD_PATHS, 'scalar'] as SimdPath[]) {
+    const runs = AVAIL.includes(path);
+    it.skipIf(!runs)(runs ? `${path}: the same call twice is bitwise identical; 1, 2 and 3 threads are bitwise identical`
+      : `${path}: not supported by this CPU (simdAvailable() = [${AVAIL.join(', ')}])`, () => {
+      const a = withPath(path, 2, runAll);
+      const b = withPath(path, 2, runAll);
+      const one = withPath(path, 1, runAll);
+      const three = withPath(path, 3, runAll);
+      let maxRel = 0, differing = 0;
+      const diffKeys: string[] = [];
+      for (const [key, v] of a) {
+        expect(R.bitwiseEqual(b.get(key)!, v), `${path} ${key}: same call twice`).toBe(true);
+        for (const [n, other] of [[1, one], [3, three]] as const) {
+          const w = other.get(key)!;
+          const e = R.relErr(w, v);
+          maxRel = Math.max(maxRel, e);
+          expect(e, `${path} ${key}: ${n} vs 2 threads (documented: <= 1e-6 relative)`).toBeLessThanOrEqual(1e-6);
+          if (!R.bitwiseEqual(w, v)) { differing++; diffKeys.push(`${key} (${n} vs 2 threads, rel ${e.toExponential(1)})`); }
+        }
+      }
+      lines.push(`${path} determinism: twice bitwise equal; 1/2/3 threads max relative difference ${maxRel.toExponential(2)}, ${differing} arrays not bitwise equal`);
+      expect(diffKeys, `${path}: arrays that depend on the thread count`).toEqual([]);
+    });
+  }
+
+  it('async calls give the same bits as sync calls', async () => {
+    const c = KAN_CFGS[0];
+    const NB = c.G + c.k;
+    const y1 = new Float32Array(c.B * c.O), y2 = new Float32Array(c.B * c.O);
+    native.kanForward(y1, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    await native.kanForward(y2, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, true);
+    expect(R.bitwiseEqual(y1, y2)).toBe(true);
+    const g1 = new Float32Array(c.I * NB * c.O), g2 = new Float32Array(c.I * NB * c.O);
+    const w = () => new Float32Array(c.I * c.O);
+    native.kanBackward(null, g1, w(), w(), c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    await native.kanBackward(null, g2, w(), w(), c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, true);
+    expect(R.bitwiseEqual(g1, g2)).toBe(true);
+    expect(R.maxAbs(g1)).toBeGreaterThan(0);
+  });
+});
