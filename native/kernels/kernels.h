@@ -41,10 +41,10 @@ struct KanLayerArgs {
 // instruction set; `scalar` is the plain reference twin in kernels_ref.cc.
 struct KernelTable {
   const char* name;
-  // y rows b0..b1. scratch: KAN_FWD_IBLOCK*(k+1) ints + KAN_FWD_IBLOCK*(k+2) floats.
+  // y rows b0..b1. scratch: IB*(k+1) pointers + (IB*(k+2) + O) floats (IB = KAN_FWD_IBLOCK).
   void (*kan_forward)(const KanLayerArgs& a, int b0, int b1, void* scratch);
   // inputs i0..i1 (each thread owns whole input rows, so no gradient reduction is needed).
-  // scratch: KAN_BWD_CHUNK * (2k + 5) floats.
+  // scratch: 2*C*(k+1) pointers + (C*(2k+5) + 2*O) floats (C = KAN_BWD_CHUNK).
   void (*kan_backward)(const KanLayerArgs& a, int i0, int i1, void* scratch);
   // C (M, N) += A (M, K) @ Bm (K, N), rows m0..m1; all row-major.
   void (*gemm)(float* C, const float* A, const float* Bm, int M, int N, int K, int m0, int m1);

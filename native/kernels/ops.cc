@@ -137,7 +137,7 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const size_t per = (size_t)KAN_FWD_IBLOCK * (k + 1) * sizeof(int) + (size_t)KAN_FWD_IBLOCK * (k + 2) * sizeof(float) + 64;
+  const size_t per = ((size_t)KAN_FWD_IBLOCK * (k + 1) * sizeof(void*) + ((size_t)KAN_FWD_IBLOCK * (k + 2) + O) * sizeof(float) + 127) & ~(size_t)63;
   const int nth = threads_for((double)B * I * O * (k + 3), B);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
@@ -160,7 +160,7 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
   const int C = KAN_BWD_CHUNK, K1 = k + 1;
-  const size_t per = (size_t)C * (1 + K1) * sizeof(int) + (size_t)C * (2 * K1 + 3) * sizeof(float) + 64;
+  const size_t per = ((size_t)2 * C * K1 * sizeof(void*) + ((size_t)C * (2 * K1 + 3) + 2 * (size_t)O) * sizeof(float) + 127) & ~(size_t)63;
   const int nth = threads_for((double)B * I * O * (3 * k + 7), I);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
@@ -386,11 +386,11 @@ double cross_entropy_loss(float* dlogits, const float* logits, const int32_t* la
     for (int c = 1; c < C; ++c) mx = std::max(mx, l[c]);
     double sum = 0.0;
     for (int c = 0; c < C; ++c) sum += std::exp((double)l[c] - mx);
-    const double lse = mx + std::log(sum);
-    acc += lse - l[labels[b]];
+    // log-sum-exp kept as log(sum) + (mx - l[label]) so that huge logits keep their precision
+    acc += std::log(sum) + ((double)mx - l[labels[b]]);
     if (dlogits) {
       float* d = dlogits + (size_t)b * C;
-      for (int c = 0; c < C; ++c) d[c] = (float)(std::exp((double)l[c] - lse) / B);
+      for (int c = 0; c < C; ++c) d[c] = (float)(std::exp((double)l[c] - mx) / sum / B);
       d[labels[b]] -= 1.0f / (float)B;
     }
   }
