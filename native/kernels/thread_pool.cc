@@ -75,6 +75,12 @@ void ThreadPool::worker(int id, unsigned long seen) {
 }
 
 void ThreadPool::run(int nth, const std::function<void(int, int)>& fn) {
+  // A one-thread job runs on the caller without the lock, so callers on different threads
+  // (worker_threads, async workers) each with small jobs run in parallel.
+  if (nth <= 1) {
+    fn(0, 1);
+    return;
+  }
   std::lock_guard<std::mutex> run_lk(run_mu_);
   if (nth > size_) nth = size_;
   if (nth <= 1) {
