@@ -2,6 +2,7 @@
 // cli.ts — the `kan` command.
 //   kan continual [--experiment peaks] [--models kan,mlp,...] [--seeds 0,1,2] [--out dir] [--json file]
 //   kan sweep --experiment bumps-nd --dims 1,2,4,8 --models kan,mlp --sizes 4 --grids 20 --seeds 0,1
+//   kan export <model-file> -o <model.onnx> [--opset N] [--verify]
 // Bad flags: one line on stderr and exit code 2. Progress bars on stderr when it is a TTY.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,9 @@ import { buildExperiment, runExperiment, type ExperimentRun } from './continual/
 import { runSweep, sweepConfigs, type SweepRow } from './continual/sweep.js';
 import { continualFigureSpec, renderSvg, sweepFigureSpec } from './plot.js';
 import { getNumThreads, setNumThreads, simd } from './native.js';
+import { loadModel } from './index.js';
+import { exportOnnx, verifyOnnx, MIN_OPSET, MAX_OPSET, DEFAULT_OPSET } from './onnx/export.js';
+import { readFileSync } from 'node:fs';
 
 function intList(name: string, lo: number, hi: number) {
   return (value: string): number[] => {
@@ -193,6 +197,22 @@ async function cmdSweep(o: Record<string, unknown>): Promise<void> {
   console.log(`\nwrote ${join(outDir, 'sweep.csv')}, sweep.json and sweep.svg (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
+/** Tolerance of `kan export --verify`: max |onnx − native| ≤ 1e-5 × max(1, max |y|). */
+export const VERIFY_TOLERANCE = 1e-5;
+
+async function cmdExport(file: string, o: Record<string, unknown>): Promise<number> {
+  const model = loadModel(file);
+  const out = resolve(o.output as string);
+  exportOnnx(model, out, { opset: o.opset as number });
+  console.log(`wrote ${out} (${model.kind} [${(model.config() as { widths: number[] }).widths.join(',')}], opset ${o.opset})`);
+  if (!o.verify) return 0;
+  const r = await verifyOnnx(model, readFileSync(out));
+  const ok = r.relative <= VERIFY_TOLERANCE;
+  console.log(`verify: onnxruntime vs native forward on ${r.samples} inputs inside and outside the grid range: ` +
+    `max abs difference ${r.maxAbsDiff.toExponential(2)} (output scale ${r.outputScale.toExponential(2)}, relative ${r.relative.toExponential(2)}) — ${ok ? 'OK' : `FAILED (tolerance ${VERIFY_TOLERANCE})`}`);
+  return ok ? 0 : 1;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program.name('kan').description('kan-native: Kolmogorov–Arnold Networks — continual-learning experiments and tools')
@@ -224,14 +244,22 @@ export function buildProgram(): Command {
     .option('--quiet', 'no progress bar')
     .exitOverride()
     .action((opts) => cmdSweep(opts));
+  program.command('export').description('export a saved model (save()/KAN.load format) to ONNX')
+    .argument('<model-file>', 'model file written by save()')
+    .requiredOption('-o, --output <file>', 'the .onnx file to write')
+    .option('--opset <n>', `ai.onnx opset version (${MIN_OPSET}–${MAX_OPSET})`, intArg('--opset', MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--verify', 'run the file in onnxruntime and compare with the native forward; exit 1 if it differs')
+    .exitOverride()
+    .action(async (file: string, opts) => { process.exitCode = await cmdExport(file, opts); });
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
+    process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;  // commander printed it
     const e = err as Error;

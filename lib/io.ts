@@ -99,11 +99,29 @@ export function parseModelBytes(bytes: Uint8Array, source: string,
 
 export function loadModelFile(path: string): Uint8Array {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${typeof path}`);
-  return fs.readFileSync(path);
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw withPath(err, `cannot read model file ${path}`);
+  }
+}
+
+// Keeps the error's class and code, puts what was being done and the path first.
+function withPath(err: unknown, what: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EISDIR' ? 'it is a directory'
+    : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ENOSPC' ? 'no space left on device' : e.message;
+  e.message = `${what}: ${reason}`;
+  return e;
 }
 
 /** Atomic save: temp file beside the target, fsync, rename, fsync the directory. */
 export function saveModelFile(path: string, bytes: Uint8Array): void {
+  writeFileAtomic(path, bytes);
+}
+
+/** Writes bytes to path atomically; on failure the previous file is intact and no temp file is left. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${typeof path}`);
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
@@ -119,7 +137,7 @@ export function saveModelFile(path: string, bytes: Uint8Array): void {
   } catch (err) {
     if (fd >= 0) try { fs.closeSync(fd); } catch { /* already failing */ }
     try { fs.unlinkSync(tmp); } catch { /* may not exist */ }
-    throw err;
+    throw withPath(err, `cannot write ${path}`);
   }
   try {
     const dfd = fs.openSync(dir, 'r');
