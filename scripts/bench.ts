@@ -119,6 +119,31 @@ for (const c of configs) {
   rows.push(row);
 }
 
+// onnxruntime on the exported config-a model, same inputs, same thread count.
+const onnxRow = await (async () => {
+  const { toOnnx } = await import('../lib/onnx/export.js');
+  const ort = await import('onnxruntime-node');
+  const c = configs[0];
+  const m = build(c);
+  const x = randomInput(c.B * c.widths[0], 3);
+  const session = await ort.InferenceSession.create(toOnnx(m), { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const feeds = { x: new ort.Tensor('float32', x, [c.B, c.widths[0]]) };
+  const check = (await session.run(feeds)).y.data as Float32Array;
+  const ref = m.forward(x);
+  let diff = 0;
+  for (let q = 0; q < ref.length; q++) diff = Math.max(diff, Math.abs(ref[q] - check[q]));
+  const samples: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    do { await session.run(feeds); n++; } while (performance.now() - t0 < minTime * 1000);
+    samples.push((performance.now() - t0) / 1000 / n);
+  }
+  await session.release();
+  const nativeFwd = time(() => { m.forward(x); }, reps, minTime);
+  return { config: 'a', onnxForwardSamplesPerSec: c.B / median(samples), nativeForwardSamplesPerSec: c.B / nativeFwd, maxAbsDiff: diff };
+})();
+
 // Single-sample forward latency from JavaScript (config a).
 const ma = build(configs[0]);
 const x1 = randomInput(784, 5);
@@ -133,9 +158,11 @@ const a = rows.find((r) => r.config === 'a') as any, e = rows.find((r) => r.conf
 const flat = a.fwdBwdSamplesPerSec / e.fwdBwdSamplesPerSec;
 console.log(`\nG=32 vs G=5 forward+backward time ratio (config e / a): ${flat.toFixed(2)} (flat in G means ~1)`);
 console.log(`single-sample forward of config a from JS: median ${median(lat).toFixed(1)} µs`);
+console.log(`config a forward, same inputs and ${threads} threads: native ${fmt(onnxRow.nativeForwardSamplesPerSec)}/s, ` +
+  `onnxruntime on the exported model ${fmt(onnxRow.onnxForwardSamplesPerSec)}/s (native/onnx ${(onnxRow.nativeForwardSamplesPerSec / onnxRow.onnxForwardSamplesPerSec).toFixed(2)}×, max |diff| ${onnxRow.maxAbsDiff.toExponential(1)})`);
 writeFileSync('bench.json', JSON.stringify({
   date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: path, threads,
-  peakGflops: peak, peakGflops1Thread: peak1, rows, gridRatioEoverA: flat, singleSampleForwardMicros: median(lat), quick,
+  peakGflops: peak, peakGflops1Thread: peak1, rows, onnx: onnxRow, gridRatioEoverA: flat, singleSampleForwardMicros: median(lat), quick,
 }, null, 2));
 console.log('wrote bench.json');
 void native;
