@@ -9,6 +9,7 @@
 import * as check from './check.js';
 import { KAN } from './kan.js';
 import { native } from './native.js';
+import { ModelBusyError, runAsync, runSync, type NativeCall } from './model.js';
 
 export interface GridUpdateOptions {
   /** Weight of the uniform grid in the mix (pykan's grid_eps). Default 0.02. */
@@ -17,14 +18,37 @@ export interface GridUpdateOptions {
   lambda?: number;
 }
 
-/** Adapts every layer's grid to the distribution of its inputs on x (B, inputDim). In place. */
-export function updateGrid(model: KAN, x: Float32Array, options: GridUpdateOptions = {}): void {
+function gridOptions(model: unknown, x: unknown, options: unknown) {
   if (!(model instanceof KAN)) throw check.typeError('model', 'KAN', model);
   const o = check.plainObject('options', options);
   check.knownKeys('options', o, ['gridEps', 'lambda']);
   const eps = o.gridEps === undefined ? 0.02 : check.num('options.gridEps', o.gridEps, 0, 1);
   const lambda = o.lambda === undefined ? 1e-8 : check.num('options.lambda', o.lambda, 0);
   check.f32('x', x, { multipleOf: model.inputDim });
+  return { eps, lambda };
+}
+
+/** Adapts every layer's grid to the distribution of its inputs on x (B, inputDim). In place. */
+export function updateGrid(model: KAN, x: Float32Array, options: GridUpdateOptions = {}): void {
+  const { eps, lambda } = gridOptions(model, x, options);
+  if (model.lock.training || model.lock.isWriting) throw new ModelBusyError('updateGrid(): the model is being trained; use train()\'s gridUpdate option');
+  runSync(gridUpdateCalls(model, x, eps, lambda, false));
+}
+
+/** @internal The trainer's grid update (it already holds the model's write lock). */
+export function gridUpdateForTrainer(model: KAN, x: Float32Array, gridEps: number, async: boolean): void | Promise<void> {
+  return async ? runAsync(gridUpdateCalls(model, x, gridEps, 1e-8, true)) : runSync(gridUpdateCalls(model, x, gridEps, 1e-8, false));
+}
+
+/** updateGrid with its native work (spline evaluation, least squares, forward) off the event loop. */
+export async function updateGridAsync(model: KAN, x: Float32Array, options: GridUpdateOptions = {}): Promise<void> {
+  const { eps, lambda } = gridOptions(model, x, options);
+  if (model.lock.training) throw new ModelBusyError('updateGridAsync(): the model is being trained; use train()\'s gridUpdate option');
+  const xc = x.slice();
+  await model.lock.write(() => runAsync(gridUpdateCalls(model, xc, eps, lambda, true)));
+}
+
+function* gridUpdateCalls(model: KAN, x: Float32Array, eps: number, lambda: number, async: boolean): Generator<NativeCall> {
   const B = x.length / model.inputDim;
   let h = x;
   for (const layer of model.layers) {
@@ -39,7 +63,7 @@ export function updateGrid(model: KAN, x: Float32Array, options: GridUpdateOptio
     }
     // The spline part at the sorted samples, on the old grid.
     const yEval = new Float32Array(check.sizeOf('grid update samples', B, I, O));
-    native.splineEval(yEval, xs, layer.grid, layer.coef, B, I, O, G, k);
+    yield native.splineEval(yEval, xs, layer.grid, layer.coef, B, I, O, G, k, async);
     // New knot rows.
     const grid = new Float32Array(I * NK);
     for (let i = 0; i < I; i++) {
@@ -49,7 +73,7 @@ export function updateGrid(model: KAN, x: Float32Array, options: GridUpdateOptio
         const adaptive = xs[Math.floor((B / G) * j) * I + i];
         g[j] = eps * (lo + ((hi - lo) / G) * j) + (1 - eps) * adaptive;
       }
-      g[G] = eps * hi + (1 - eps) * hi;
+      g[G] = hi;
       let step = (g[G] - g[0]) / G;
       if (!(step > 0)) step = 1e-3;  // all samples equal: keep a non-degenerate row around them
       const row = grid.subarray(i * NK, (i + 1) * NK);
@@ -59,10 +83,10 @@ export function updateGrid(model: KAN, x: Float32Array, options: GridUpdateOptio
       if (!(hi > lo)) for (let m = 0; m < NK; m++) row[m] = lo + (m - k - G / 2) * step;
     }
     layer.grid.set(grid);
-    native.splineFit(layer.coef, xs, yEval, layer.grid, B, I, O, G, k, lambda);
+    yield native.splineFit(layer.coef, xs, yEval, layer.grid, B, I, O, G, k, lambda, async);
     // Inputs of the next layer, with the refitted layer.
     const next = new Float32Array(B * O);
-    native.kanForward(next, h, layer.grid, layer.coef, layer.wb, layer.ws, layer.mask, B, I, O, G, k, model.baseCode);
+    yield native.kanForward(next, h, layer.grid, layer.coef, layer.wb, layer.ws, layer.mask, B, I, O, G, k, model.baseCode, async);
     h = next;
   }
 }

@@ -1,13 +1,13 @@
 // kan-native: Kolmogorov–Arnold Networks for Node.js.
 export { KAN, KANLayer, type KANOptions, type KANConfig, type BaseFunction, floatsOfKAN } from './kan.js';
 export { MLP, DenseLayer, type MLPOptions, type MLPConfig, type Activation } from './mlp.js';
-export type { Model, ParamGroup } from './model.js';
+export { ModelBusyError, type Model, type ParamGroup } from './model.js';
 export {
   train, Adam, SGD, mseLoss, crossEntropyLoss, evaluateMSE, evaluateAccuracy,
   type TrainOptions, type TrainResult, type StepInfo, type Dataset, type Optimizer, type LossName, type OptimizerName,
 } from './train.js';
 export { LBFGS, type LBFGSOptions, type Closure } from './lbfgs.js';
-export { updateGrid, extendGrid, type GridUpdateOptions } from './grid.js';
+export { updateGrid, updateGridAsync, extendGrid, type GridUpdateOptions } from './grid.js';
 export { toOnnx, exportOnnx, verifyOnnx, type OnnxOptions, type VerifyResult } from './onnx/export.js';
 export { ModelFileError, MAGIC, FORMAT_VERSION } from './io.js';
 export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, type SimdPath } from './native.js';

@@ -111,7 +111,7 @@ function withPath(err: unknown, what: string): Error {
   const e = err as NodeJS.ErrnoException;
   const reason = e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EISDIR' ? 'it is a directory'
     : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ENOSPC' ? 'no space left on device' : e.message;
-  e.message = `${what}: ${reason}`;
+  e.message = `${what}: ${reason}${e.code && reason !== e.message ? ` (${e.code})` : ''}`;
   return e;
 }
 

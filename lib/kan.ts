@@ -7,9 +7,9 @@
 // model's one Float32Array.
 import * as check from './check.js';
 import { native } from './native.js';
-import { allocate, batchOf, type Model, type ParamGroup, type TensorSpec } from './model.js';
+import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, modelToBytes, parseModelBytes, saveModelFile } from './io.js';
+import { loadModelFile, parseModelBytes } from './io.js';
 
 export type BaseFunction = 'silu' | 'identity' | 'zero';
 export const BASES: readonly BaseFunction[] = ['zero', 'identity', 'silu'];  // index = native code
@@ -110,9 +110,7 @@ export class KANLayer {
   get numKnots(): number { return this.gridSize + 2 * this.splineOrder + 1; }
 }
 
-interface Workspace { B: number; outs: Float32Array[]; dxs: (Float32Array | null)[]; x: Float32Array | null; }
-
-export class KAN implements Model {
+export class KAN extends BaseModel implements Model {
   readonly kind = 'KAN' as const;
   readonly cfg: KANConfig;
   readonly data: Float32Array;
@@ -121,14 +119,13 @@ export class KAN implements Model {
   readonly groups: ParamGroup[];
   readonly layers: KANLayer[];
   readonly baseCode: number;
-  private workspaces = new Map<number, Workspace>();
-  private last: Workspace | null = null;
 
   /** Builds and initialises a KAN (pykan's initialisation, seeded). */
   constructor(options: KANOptions);
   /** @internal Restores a KAN from saved data without initialising. */
   constructor(options: KANOptions, restore: Float32Array);
   constructor(options: KANOptions, restore?: Float32Array) {
+    super();
     const cfg = normalizeKANOptions(options);
     this.cfg = cfg;
     this.baseCode = BASES.indexOf(cfg.base);
@@ -164,10 +161,8 @@ export class KAN implements Model {
     }
   }
 
-  get inputDim(): number { return this.cfg.widths[0]; }
-  get outputDim(): number { return this.cfg.widths[this.cfg.widths.length - 1]; }
-  get numParams(): number { return this.params.length; }
   get widths(): number[] { return this.cfg.widths.slice(); }
+  protected get numLayers(): number { return this.layers.length; }
 
   config(): Record<string, unknown> { return JSON.parse(JSON.stringify(this.cfg)); }
 
@@ -197,79 +192,18 @@ export class KAN implements Model {
     }
   }
 
-  private workspace(B: number): Workspace {
-    let ws = this.workspaces.get(B);
-    if (!ws) {
-      const w = this.cfg.widths;
-      ws = {
-        B, x: null,
-        outs: this.layers.map((_, l) => new Float32Array(check.sizeOf('layer output', B, w[l + 1]))),
-        dxs: this.layers.map((_, l) => (l === 0 ? null : new Float32Array(B * w[l]))),
-      };
-      if (this.workspaces.size >= 4) this.workspaces.clear();
-      this.workspaces.set(B, ws);
-    }
-    return ws;
+  protected layerForward(l: number, y: Float32Array, _z: Float32Array | null, x: Float32Array, B: number, async: boolean): NativeCall {
+    const L = this.layers[l];
+    return native.kanForward(y, x, L.grid, L.coef, L.wb, L.ws, L.mask, B, L.inDim, L.outDim, L.gridSize, L.splineOrder,
+      this.baseCode, async);
   }
 
-  forward(x: Float32Array): Float32Array {
-    const B = batchOf('x', x, this.inputDim);
-    let h = x;
-    for (const layer of this.layers) {
-      const y = new Float32Array(B * layer.outDim);
-      this.layerForward(layer, y, h, B, false);
-      h = y;
-    }
-    return h;
+  protected layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, _y: Float32Array,
+    _z: Float32Array | null, B: number, async: boolean): NativeCall {
+    const L = this.layers[l];
+    return native.kanBackward(dx, L.dcoef, L.dwb, L.dws, dy, x, L.grid, L.coef, L.wb, L.ws, L.mask, B, L.inDim, L.outDim,
+      L.gridSize, L.splineOrder, this.baseCode, async);
   }
-
-  async forwardAsync(x: Float32Array): Promise<Float32Array> {
-    const B = batchOf('x', x, this.inputDim);
-    let h = x;
-    for (const layer of this.layers) {
-      const y = new Float32Array(B * layer.outDim);
-      await this.layerForward(layer, y, h, B, true);
-      h = y;
-    }
-    return h;
-  }
-
-  private layerForward(layer: KANLayer, y: Float32Array, x: Float32Array, B: number, async: boolean) {
-    return native.kanForward(y, x, layer.grid, layer.coef, layer.wb, layer.ws, layer.mask, B, layer.inDim,
-      layer.outDim, layer.gridSize, layer.splineOrder, this.baseCode, async);
-  }
-
-  forwardTrain(x: Float32Array, B: number): Float32Array {
-    const ws = this.workspace(B);
-    ws.x = x;
-    let h = x;
-    this.layers.forEach((layer, l) => {
-      this.layerForward(layer, ws.outs[l], h, B, false);
-      h = ws.outs[l];
-    });
-    this.last = ws;
-    return h;
-  }
-
-  backward(dy: Float32Array): void {
-    const ws = this.last;
-    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
-    let g = dy;
-    for (let l = this.layers.length - 1; l >= 0; l--) {
-      const layer = this.layers[l];
-      const dx = ws.dxs[l];
-      if (dx) dx.fill(0);
-      const input = l === 0 ? ws.x : ws.outs[l - 1];
-      native.kanBackward(dx, layer.dcoef, layer.dwb, layer.dws, g, input, layer.grid, layer.coef, layer.wb, layer.ws,
-        layer.mask, ws.B, layer.inDim, layer.outDim, layer.gridSize, layer.splineOrder, this.baseCode);
-      if (dx) g = dx;
-    }
-  }
-
-  zeroGrad(): void { this.grads.fill(0); }
-
-  toBytes(): Uint8Array { return modelToBytes('KAN', this.config(), this.data); }
-  save(path: string): void { saveModelFile(path, this.toBytes()); }
 
   /** Loads a KAN saved with save(); see io.ts for the format and its checks. */
   static load(path: string): KAN {

@@ -22,8 +22,11 @@ export interface LBFGSOptions {
   toleranceYs?: number;
 }
 
-/** Computes the loss at the model's current params and writes d loss / d params into model.grads. */
-export type Closure = () => number;
+/**
+ * Computes the loss at the model's current params and writes d loss / d params into model.grads
+ * (synchronously, or as a Promise).
+ */
+export type Closure = () => number | Promise<number>;
 
 function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
@@ -80,8 +83,8 @@ export class LBFGS {
   }
 
   // Evaluates the closure; copies the gradient (zero on frozen groups) into out.
-  private evaluate(closure: Closure, out: Float64Array): number {
-    const loss = closure();
+  private async evaluate(closure: Closure, out: Float64Array): Promise<number> {
+    const loss = await closure();
     const g = this.model.grads;
     for (let q = 0; q < this.n; q++) out[q] = this.frozen[q] ? 0 : g[q];
     this.funcEvals++;
@@ -94,16 +97,16 @@ export class LBFGS {
   }
 
   // Loss and gradient at x + t·d (params are left there; the caller resets them).
-  private directional(closure: Closure, t: number, g: Float64Array): number {
+  private directional(closure: Closure, t: number, g: Float64Array): Promise<number> {
     this.setParams(this.x0, t, this.d);
     return this.evaluate(closure, g);
   }
 
-  /** One optimizer step (up to maxIter iterations). Returns the loss at the start of the step. */
-  step(closure: Closure): number {
+  /** One optimizer step (up to maxIter iterations). Resolves to the loss at the start of the step. */
+  async step(closure: Closure): Promise<number> {
     this.t++;
     const flatGrad = this.flatGrad;
-    const origLoss = this.evaluate(closure, flatGrad);
+    const origLoss = await this.evaluate(closure, flatGrad);
     let loss = origLoss;
     let currentEvals = 1;
     if (!Number.isFinite(loss)) return loss;
@@ -153,7 +156,7 @@ export class LBFGS {
       // Line search from x0 = current params.
       const p = this.model.params;
       for (let q = 0; q < this.n; q++) this.x0[q] = p[q];
-      const ls = this.strongWolfe(closure, t, loss, flatGrad, gtd);
+      const ls = await this.strongWolfe(closure, t, loss, flatGrad, gtd);
       loss = ls.f; t = ls.t; flatGrad.set(ls.g);
       this.setParams(this.x0, t, d);
       this.stepT = t;
@@ -168,11 +171,11 @@ export class LBFGS {
   }
 
   // torch.optim.lbfgs._strong_wolfe (c1 = 1e-4, c2 = 0.9, up to 25 evaluations).
-  private strongWolfe(closure: Closure, t: number, f: number, g: Float64Array, gtd: number) {
+  private async strongWolfe(closure: Closure, t: number, f: number, g: Float64Array, gtd: number) {
     const c1 = 1e-4, c2 = 0.9, maxLs = 25, tolChange = 1e-9;
     const dNorm = maxAbs(this.d);
     let gNew = new Float64Array(this.n);
-    let fNew = this.directional(closure, t, gNew);
+    let fNew = await this.directional(closure, t, gNew);
     let evals = 1;
     let gtdNew = dot(gNew, this.d);
     let tPrev = 0, fPrev = f, gPrev = Float64Array.from(g), gtdPrev = gtd;
@@ -196,7 +199,7 @@ export class LBFGS {
       t = cubicInterpolate(tPrev, fPrev, gtdPrev, t, fNew, gtdNew, [minStep, maxStep]);
       tPrev = tmp; fPrev = fNew; gPrev = Float64Array.from(gNew); gtdPrev = gtdNew;
       gNew = new Float64Array(this.n);
-      fNew = this.directional(closure, t, gNew);
+      fNew = await this.directional(closure, t, gNew);
       evals++;
       gtdNew = dot(gNew, this.d);
       lsIter++;
@@ -217,7 +220,7 @@ export class LBFGS {
         } else insufProgress = true;
       } else insufProgress = false;
       gNew = new Float64Array(this.n);
-      fNew = this.directional(closure, t, gNew);
+      fNew = await this.directional(closure, t, gNew);
       evals++;
       gtdNew = dot(gNew, this.d);
       lsIter++;

@@ -3,9 +3,9 @@
 // layer is linear). Initialisation as PyTorch's nn.Linear: W, b ~ U(-1/sqrt(I), 1/sqrt(I)).
 import * as check from './check.js';
 import { native } from './native.js';
-import { allocate, batchOf, type Model, type ParamGroup, type TensorSpec } from './model.js';
+import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, modelToBytes, parseModelBytes, saveModelFile } from './io.js';
+import { loadModelFile, parseModelBytes } from './io.js';
 
 export type Activation = 'identity' | 'relu' | 'silu' | 'tanh';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'silu', 'tanh'];  // index = native code
@@ -55,9 +55,7 @@ export class DenseLayer {
   ) {}
 }
 
-interface Workspace { B: number; x: Float32Array | null; zs: Float32Array[]; outs: Float32Array[]; dxs: (Float32Array | null)[]; }
-
-export class MLP implements Model {
+export class MLP extends BaseModel implements Model {
   readonly kind = 'MLP' as const;
   readonly cfg: MLPConfig;
   readonly data: Float32Array;
@@ -65,10 +63,9 @@ export class MLP implements Model {
   readonly grads: Float32Array;
   readonly groups: ParamGroup[];
   readonly layers: DenseLayer[];
-  private workspaces = new Map<number, Workspace>();
-  private last: Workspace | null = null;
 
   constructor(options: MLPOptions, restore?: Float32Array) {
+    super();
     const cfg = normalizeMLPOptions(options);
     this.cfg = cfg;
     const w = cfg.widths, L = w.length - 1;
@@ -103,78 +100,23 @@ export class MLP implements Model {
     }
   }
 
-  get inputDim(): number { return this.cfg.widths[0]; }
-  get outputDim(): number { return this.cfg.widths[this.cfg.widths.length - 1]; }
-  get numParams(): number { return this.params.length; }
   get widths(): number[] { return this.cfg.widths.slice(); }
+  protected get numLayers(): number { return this.layers.length; }
   config(): Record<string, unknown> { return JSON.parse(JSON.stringify(this.cfg)); }
 
-  forward(x: Float32Array): Float32Array {
-    const B = batchOf('x', x, this.inputDim);
-    let h = x;
-    for (const layer of this.layers) {
-      const y = new Float32Array(B * layer.outDim);
-      native.denseForward(y, null, h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act);
-      h = y;
-    }
-    return h;
+  protected override needsPreactivation(l: number): boolean { return this.layers[l].act !== 0; }
+
+  protected layerForward(l: number, y: Float32Array, z: Float32Array | null, x: Float32Array, B: number, async: boolean): NativeCall {
+    const L = this.layers[l];
+    return native.denseForward(y, z, x, L.weight, L.bias, B, L.inDim, L.outDim, L.act, async);
   }
 
-  async forwardAsync(x: Float32Array): Promise<Float32Array> {
-    const B = batchOf('x', x, this.inputDim);
-    let h = x;
-    for (const layer of this.layers) {
-      const y = new Float32Array(B * layer.outDim);
-      await native.denseForward(y, null, h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act, true);
-      h = y;
-    }
-    return h;
+  protected layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, y: Float32Array,
+    z: Float32Array | null, B: number, async: boolean): NativeCall {
+    const L = this.layers[l];
+    // identity layers keep no pre-activation: it equals the output
+    return native.denseBackward(dx, L.dweight, L.dbias, dy, x, z ?? y, L.weight, B, L.inDim, L.outDim, L.act, async);
   }
-
-  private workspace(B: number): Workspace {
-    let ws = this.workspaces.get(B);
-    if (!ws) {
-      ws = {
-        B, x: null,
-        zs: this.layers.map((l) => new Float32Array(check.sizeOf('layer output', B, l.outDim))),
-        outs: this.layers.map((l) => new Float32Array(B * l.outDim)),
-        dxs: this.layers.map((l, q) => (q === 0 ? null : new Float32Array(B * l.inDim))),
-      };
-      if (this.workspaces.size >= 4) this.workspaces.clear();
-      this.workspaces.set(B, ws);
-    }
-    return ws;
-  }
-
-  forwardTrain(x: Float32Array, B: number): Float32Array {
-    const ws = this.workspace(B);
-    ws.x = x;
-    let h = x;
-    this.layers.forEach((layer, l) => {
-      native.denseForward(ws.outs[l], ws.zs[l], h, layer.weight, layer.bias, B, layer.inDim, layer.outDim, layer.act);
-      h = ws.outs[l];
-    });
-    this.last = ws;
-    return h;
-  }
-
-  backward(dy: Float32Array): void {
-    const ws = this.last;
-    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
-    let g = dy;
-    for (let l = this.layers.length - 1; l >= 0; l--) {
-      const layer = this.layers[l];
-      const dx = ws.dxs[l];
-      if (dx) dx.fill(0);
-      const input = l === 0 ? ws.x : ws.outs[l - 1];
-      native.denseBackward(dx, layer.dweight, layer.dbias, g, input, ws.zs[l], layer.weight, ws.B, layer.inDim, layer.outDim, layer.act);
-      if (dx) g = dx;
-    }
-  }
-
-  zeroGrad(): void { this.grads.fill(0); }
-  toBytes(): Uint8Array { return modelToBytes('MLP', this.config(), this.data); }
-  save(path: string): void { saveModelFile(path, this.toBytes()); }
 
   static load(path: string): MLP { return MLP.fromBytes(loadModelFile(path), path); }
 

@@ -2,6 +2,7 @@
 // tensors, gradient buffers of the same layout, parameter groups, per-batch-size workspaces,
 // and the forward/backward entry points the trainer uses.
 import * as check from './check.js';
+import { modelToBytes, saveModelFile } from './io.js';
 
 /** A contiguous range of `params` that an optimizer updates as one group (e.g. all `coef`). */
 export interface ParamGroup {
@@ -13,6 +14,104 @@ export interface ParamGroup {
 
 /** A named slice of a model's data (parameters first, then fixed state such as grids). */
 export interface TensorSpec { name: string; length: number; }
+
+/**
+ * The model is busy: a training run holds it (forwardTrain/backward/zeroGrad/updateGrid from
+ * outside the trainer, a second train()) or an asynchronous training step is writing its
+ * parameters (forward(), save()). forwardAsync() never throws this: it waits for the step.
+ */
+export class ModelBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelBusyError';
+  }
+}
+
+/**
+ * Concurrency on one model (readers: forwardAsync; writer: a training step). A forwardAsync
+ * holds a read lock for its whole multi-layer pass, so it sees the weights of one step —
+ * before or after, never a mix; a step waits until running readers finish, and readers that
+ * arrive while a step waits or runs queue behind it (first come, first served).
+ */
+export class ModelLock {
+  private readers = 0;
+  private writing = false;
+  private waiting: { write: boolean; resolve: () => void }[] = [];
+  /** A train() run holds the model (set and cleared by the trainer). */
+  training = false;
+
+  /** True while an asynchronous step may be writing parameters. */
+  get isWriting(): boolean { return this.writing; }
+
+  async read<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.writing || this.waiting.length > 0) await new Promise<void>((r) => this.waiting.push({ write: false, resolve: r }));
+    else this.readers++;
+    try {
+      return await fn();
+    } finally {
+      this.readers--;
+      this.drain();
+    }
+  }
+
+  /** Runs fn as the only user of the parameters. Synchronous (no await) when nothing else holds the lock. */
+  write<T>(fn: () => T | Promise<T>): T | Promise<T> {
+    if (!this.writing && this.readers === 0 && this.waiting.length === 0) {
+      this.writing = true;
+      let r: T | Promise<T>;
+      try {
+        r = fn();
+      } catch (err) {
+        this.writing = false;
+        this.drain();
+        throw err;
+      }
+      if (r instanceof Promise) return r.finally(() => { this.writing = false; this.drain(); });
+      this.writing = false;
+      this.drain();
+      return r;
+    }
+    return new Promise<void>((res) => this.waiting.push({ write: true, resolve: res })).then(async () => {
+      try {
+        return await fn();
+      } finally {
+        this.writing = false;
+        this.drain();
+      }
+    });
+  }
+
+  private drain(): void {
+    while (this.waiting.length > 0) {
+      const head = this.waiting[0];
+      if (head.write) {
+        if (this.readers === 0 && !this.writing) {
+          this.waiting.shift();
+          this.writing = true;
+          head.resolve();
+        }
+        return;
+      }
+      if (this.writing) return;
+      this.waiting.shift();
+      this.readers++;
+      head.resolve();
+    }
+  }
+}
+
+/** A native call made synchronously (returns nothing) or asynchronously (a Promise). */
+export type NativeCall = void | Promise<void>;
+
+/** Runs a generator of native calls synchronously. */
+export function drainSync(steps: Generator<NativeCall>): void {
+  for (const p of steps) if (p) throw new Error('internal: asynchronous native call in a synchronous run');
+}
+
+/** Runs a generator of native calls, awaiting each. */
+export async function drainAsync(steps: Generator<NativeCall>): Promise<void> {
+  for (const p of steps) await p;
+}
 
 export interface Model {
   readonly kind: 'KAN' | 'MLP';
@@ -32,12 +131,21 @@ export interface Model {
   forward(x: Float32Array): Float32Array;
   /** Same as forward, computed on a native worker thread. */
   forwardAsync(x: Float32Array): Promise<Float32Array>;
-  /** Training forward: caches what backward needs; returns a workspace view (valid until the next call). */
+  /**
+   * Training forward: caches what backward needs; returns a workspace view (valid until the next
+   * call). Low-level: throws ModelBusyError while train() holds the model.
+   */
   forwardTrain(x: Float32Array, B: number): Float32Array;
   /** Accumulates d loss / d params into grads from dy (B, outputDim) of the last forwardTrain. */
   backward(dy: Float32Array): void;
   /** Sets grads to 0. */
   zeroGrad(): void;
+  /** Concurrency state (see ModelLock). */
+  readonly lock: ModelLock;
+  /** @internal The trainer's entry points: native calls of one forwardTrain / backward, sync or async. */
+  trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array>;
+  /** @internal */
+  backwardSteps(dy: Float32Array, async: boolean): Generator<NativeCall>;
   save(path: string): void;
   toBytes(): Uint8Array;
 }
@@ -63,4 +171,169 @@ export function allocate(specs: TensorSpec[]): { data: Float32Array; views: Map<
     off += s.length;
   }
   return { data, views, offsets };
+}
+
+/** Runs a generator of native calls synchronously and returns its result. */
+export function runSync<T>(steps: Generator<NativeCall, T>): T {
+  let r = steps.next();
+  while (!r.done) {
+    if (r.value) throw new Error('internal: asynchronous native call in a synchronous run');
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** Runs a generator of native calls, awaiting each, and returns its result. */
+export async function runAsync<T>(steps: Generator<NativeCall, T>): Promise<T> {
+  let r = steps.next();
+  while (!r.done) {
+    await r.value;
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** Per-batch-size buffers of the training forward/backward. */
+export interface Workspace {
+  B: number;
+  x: Float32Array | null;
+  /** (B, widths[l+1]) layer outputs */
+  outs: Float32Array[];
+  /** (B, widths[l+1]) pre-activations, for layers that need them in backward (else null) */
+  zs: (Float32Array | null)[];
+  /** (B, widths[l]) input gradients (null for layer 0) */
+  dxs: (Float32Array | null)[];
+}
+
+/**
+ * What KAN and MLP share: inference (sync, async), the training forward/backward on cached
+ * workspaces, the concurrency rules of ModelLock, and saving. A subclass provides one native call
+ * per layer forward and backward.
+ */
+export abstract class BaseModel {
+  abstract readonly kind: 'KAN' | 'MLP';
+  abstract readonly data: Float32Array;
+  abstract readonly params: Float32Array;
+  abstract readonly grads: Float32Array;
+  abstract readonly groups: ParamGroup[];
+  readonly lock = new ModelLock();
+  private workspaces = new Map<number, Workspace>();
+  private last: Workspace | null = null;
+
+  /** Layer widths, input first. */
+  abstract get widths(): number[];
+  abstract config(): Record<string, unknown>;
+  get inputDim(): number { const w = this.widths; return w[0]; }
+  get outputDim(): number { const w = this.widths; return w[w.length - 1]; }
+  get numParams(): number { return this.params.length; }
+  protected abstract get numLayers(): number;
+  /** y (B, out_l) = layer l of x (B, in_l); z: pre-activation cache to fill, or null. */
+  protected abstract layerForward(l: number, y: Float32Array, z: Float32Array | null, x: Float32Array, B: number, async: boolean): NativeCall;
+  /** Accumulates the gradients of layer l (and dx unless null) from dy. */
+  protected abstract layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, y: Float32Array,
+    z: Float32Array | null, B: number, async: boolean): NativeCall;
+  /** Whether layer l's backward needs its pre-activation. */
+  protected needsPreactivation(_l: number): boolean { return false; }
+
+  private *inferSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array> {
+    const w = this.widths;
+    let h = x;
+    for (let l = 0; l < this.numLayers; l++) {
+      const y = new Float32Array(check.sizeOf('layer output', B, w[l + 1]));
+      yield this.layerForward(l, y, null, h, B, async);
+      h = y;
+    }
+    return h;
+  }
+
+  /** y (B, outputDim) for x (B, inputDim), as a new array. Throws ModelBusyError during an asynchronous training step. */
+  forward(x: Float32Array): Float32Array {
+    const B = batchOf('x', x, this.inputDim);
+    if (this.lock.isWriting) throw new ModelBusyError('forward(): a training step is updating this model; use forwardAsync(), which waits for it');
+    return runSync(this.inferSteps(x, B, false));
+  }
+
+  /**
+   * Same as forward, on the native pool off the event loop. x is copied first (the caller may
+   * reuse it at once); the pass sees the weights between two training steps, never a mix.
+   */
+  async forwardAsync(x: Float32Array): Promise<Float32Array> {
+    const B = batchOf('x', x, this.inputDim);
+    const xc = x.slice();
+    return this.lock.read(() => runAsync(this.inferSteps(xc, B, true)));
+  }
+
+  private workspace(B: number): Workspace {
+    let ws = this.workspaces.get(B);
+    if (!ws) {
+      const w = this.widths, L = this.numLayers;
+      ws = { B, x: null, outs: [], zs: [], dxs: [] };
+      for (let l = 0; l < L; l++) {
+        ws.outs.push(new Float32Array(check.sizeOf('layer output', B, w[l + 1])));
+        ws.zs.push(this.needsPreactivation(l) ? new Float32Array(B * w[l + 1]) : null);
+        ws.dxs.push(l === 0 ? null : new Float32Array(check.sizeOf('layer input gradient', B, w[l])));
+      }
+      if (this.workspaces.size >= 4) this.workspaces.clear();
+      this.workspaces.set(B, ws);
+    }
+    return ws;
+  }
+
+  /** @internal The trainer's forward: native calls of one training forward. */
+  *trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array> {
+    const ws = this.workspace(B);
+    ws.x = x;
+    let h = x;
+    for (let l = 0; l < this.numLayers; l++) {
+      yield this.layerForward(l, ws.outs[l], ws.zs[l], h, B, async);
+      h = ws.outs[l];
+    }
+    this.last = ws;
+    return h;
+  }
+
+  /** @internal The trainer's backward. */
+  *backwardSteps(dy: Float32Array, async: boolean): Generator<NativeCall> {
+    const ws = this.last;
+    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
+    let g = dy;
+    for (let l = this.numLayers - 1; l >= 0; l--) {
+      const dx = ws.dxs[l];
+      if (dx) dx.fill(0);
+      yield this.layerBackward(l, dx, g, l === 0 ? ws.x : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async);
+      if (dx) g = dx;
+    }
+  }
+
+  private assertNotTraining(what: string): void {
+    if (this.lock.training) throw new ModelBusyError(`${what}: the model is being trained by train(); wait for it to finish`);
+  }
+
+  forwardTrain(x: Float32Array, B: number): Float32Array {
+    this.assertNotTraining('forwardTrain()');
+    check.int('B', B, 1);
+    check.f32('x', x, { length: B * this.inputDim });
+    return runSync(this.trainSteps(x, B, false));
+  }
+
+  backward(dy: Float32Array): void {
+    this.assertNotTraining('backward()');
+    if (this.last) check.f32('dy', dy, { length: this.last.B * this.outputDim, finite: false });
+    runSync(this.backwardSteps(dy, false));
+  }
+
+  zeroGrad(): void {
+    this.assertNotTraining('zeroGrad()');
+    this.grads.fill(0);
+  }
+
+  toBytes(): Uint8Array {
+    if (this.lock.isWriting) throw new ModelBusyError('toBytes()/save(): a training step is updating this model; save between steps (e.g. in onStep)');
+    return modelToBytes(this.kind, this.config(), this.data);
+  }
+
+  /** Writes the model file atomically (io.ts): a failed save leaves the previous file intact. */
+  save(path: string): void {
+    saveModelFile(path, this.toBytes());
+  }
 }

@@ -5,11 +5,11 @@
 // a handful of synchronous native calls; the loop yields to the event loop about every 10 ms.
 import * as check from './check.js';
 import { native } from './native.js';
-import type { Model, ParamGroup } from './model.js';
+import { ModelBusyError, runAsync, runSync, type Model, type NativeCall, type ParamGroup } from './model.js';
 import { Rng } from './rng.js';
 import { LBFGS } from './lbfgs.js';
 import { KAN } from './kan.js';
-import { updateGrid } from './grid.js';
+import { gridUpdateForTrainer } from './grid.js';
 
 export type LossName = 'mse' | 'crossEntropy';
 export type OptimizerName = 'adam' | 'sgd' | 'lbfgs';
@@ -17,7 +17,13 @@ export type OptimizerName = 'adam' | 'sgd' | 'lbfgs';
 export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; }
 export interface SGDOptions { lr?: number; momentum?: number; weightDecay?: number; }
 
-export interface Optimizer { step(): void; readonly t: number; }
+export interface Optimizer {
+  /** One update from model.grads, synchronously. */
+  step(): void;
+  /** The same update on the native pool, off the event loop. */
+  stepAsync(): Promise<void>;
+  readonly t: number;
+}
 
 function trainableGroups(model: Model): ParamGroup[] {
   return model.groups.filter((g) => g.trainable && g.length > 0);
@@ -42,11 +48,13 @@ export class Adam implements Optimizer {
       m: this.m.subarray(g.offset, g.offset + g.length), v: this.v.subarray(g.offset, g.offset + g.length),
     }));
   }
-  step(): void {
+  private *calls(async: boolean): Generator<NativeCall> {
     this.t++;
     for (const w of this.views)
-      native.adamStep(w.p, w.m, w.v, w.g, w.p.length, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.t);
+      yield native.adamStep(w.p, w.m, w.v, w.g, w.p.length, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.t, async);
   }
+  step(): void { runSync(this.calls(false)); }
+  stepAsync(): Promise<void> { return runAsync(this.calls(true)); }
 }
 
 /** SGD with momentum (buf = momentum*buf + g; p -= lr*buf) and L2 weight decay. */
@@ -65,10 +73,12 @@ export class SGD implements Optimizer {
       b: this.buf.subarray(g.offset, g.offset + g.length),
     }));
   }
-  step(): void {
+  private *calls(async: boolean): Generator<NativeCall> {
     this.t++;
-    for (const w of this.views) native.sgdStep(w.p, w.b, w.g, w.p.length, this.lr, this.momentum, this.weightDecay);
+    for (const w of this.views) yield native.sgdStep(w.p, w.b, w.g, w.p.length, this.lr, this.momentum, this.weightDecay, async);
   }
+  step(): void { runSync(this.calls(false)); }
+  stepAsync(): Promise<void> { return runAsync(this.calls(true)); }
 }
 
 /** Mean squared error over all elements; writes d loss / d pred into dpred when given. */
@@ -117,6 +127,14 @@ export interface TrainOptions {
   classes?: number[];
   /** Called after every step with the step's training loss (before the update). */
   onStep?: (info: StepInfo) => void;
+  /** Stops the run between two steps (the model keeps the last completed step); train() rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Run each step's native calls on the native pool off the event loop (true), on the calling
+   * thread yielding to the event loop every ~10 ms (false), or choose by the step's size ('auto',
+   * the default: off-loop when a step is ~1e7 multiply-adds, a few milliseconds, or more).
+   */
+  async?: boolean | 'auto';
 }
 
 export interface TrainResult {
@@ -130,7 +148,20 @@ export interface TrainResult {
 export interface Dataset { x: Float32Array; y: Float32Array | Int32Array; }
 
 const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'beta1', 'beta2', 'eps', 'weightDecay', 'momentum',
-  'historySize', 'maxIter', 'gridUpdate', 'classes', 'onStep'];
+  'historySize', 'maxIter', 'gridUpdate', 'classes', 'onStep', 'signal', 'async'];
+
+// Multiply-adds of one training step (forward + backward), to choose sync or async steps.
+function stepWork(model: Model, B: number): number {
+  const w = (model.config() as { widths: number[] }).widths;
+  const k = (model.config() as { splineOrder?: number }).splineOrder ?? 0;
+  let per = 0;
+  for (let l = 0; l + 1 < w.length; l++) per += w[l] * w[l + 1] * (model.kind === 'KAN' ? 4 * k + 10 : 3);
+  return per * B;
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The training run was aborted', 'AbortError');
+}
 
 /** Mean cross-entropy with the softmax over `classes` only; writes dlogits (0 outside them). */
 export function maskedCrossEntropy(dlogits: Float32Array, logits: Float32Array, labels: Int32Array, B: number, C: number,
@@ -222,14 +253,23 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
     for (let q = 0; q < y.length; q++)
       if (!classes.includes(y[q])) throw new RangeError(`Expected labels among options.classes in data.y but received ${y[q]} at index ${q}`);
   }
-  const ceLoss = (pred: Float32Array) => (classes
-    ? maskedCrossEntropy(dpred, pred, yb as Int32Array, batchSize, outD, classes)
-    : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD));
+
+
+  const signal = o.signal as AbortSignal | undefined;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw check.typeError('options.signal', 'AbortSignal', signal);
+  const asyncOpt = o.async === undefined ? 'auto' : o.async;
+  if (asyncOpt !== 'auto' && typeof asyncOpt !== 'boolean') throw check.typeError('options.async', "boolean or 'auto'", asyncOpt);
+  if (model.lock.training) throw new ModelBusyError('train(): this model is already being trained; wait for the running train() to finish');
+  if (signal?.aborted) throw abortError(signal);
 
   const inD = model.inputDim, outD = model.outputDim;
+  const useAsync = asyncOpt === 'auto' ? stepWork(model, batchSize) > 1e7 : asyncOpt;
+  // The data are copied once: the caller may reuse or change its arrays while training runs.
+  const dx = data.x.slice();
+  const dy: Float32Array | Int32Array = data.y.slice();
   const fullBatch = batchSize === n;
-  const xb = fullBatch ? data.x : new Float32Array(batchSize * inD);
-  const yb: Float32Array | Int32Array = fullBatch ? data.y : (lossName === 'mse' ? new Float32Array(batchSize * outD) : new Int32Array(batchSize));
+  const xb = fullBatch ? dx : new Float32Array(batchSize * inD);
+  const yb: Float32Array | Int32Array = fullBatch ? dy : (lossName === 'mse' ? new Float32Array(batchSize * outD) : new Int32Array(batchSize));
   const dpred = new Float32Array(batchSize * outD);
   const order = new Uint32Array(n);
   for (let q = 0; q < n; q++) order[q] = q;
@@ -239,49 +279,64 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   const t0 = performance.now();
   let lastYield = t0;
 
-  for (let step = 0; step < steps; step++) {
-    if (!fullBatch) {
-      for (let r = 0; r < batchSize; r++) {
-        if (cursor >= n) { rng.shuffle(order); cursor = 0; }
-        const s = order[cursor++];
-        xb.set(data.x.subarray(s * inD, (s + 1) * inD), r * inD);
-        if (lossName === 'mse') (yb as Float32Array).set((data.y as Float32Array).subarray(s * outD, (s + 1) * outD), r * outD);
-        else (yb as Int32Array)[r] = (data.y as Int32Array)[s];
+  const ceLoss = (pred: Float32Array) => (classes
+    ? maskedCrossEntropy(dpred, pred, yb as Int32Array, batchSize, outD, classes)
+    : native.crossEntropyLoss(dpred, pred, yb as Int32Array, batchSize, outD));
+  const lossOf = (pred: Float32Array) => (lossName === 'mse'
+    ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
+    : ceLoss(pred));
+  // One forward + loss + backward: returns the loss, leaves the gradient in model.grads.
+  function* gradientCalls(): Generator<NativeCall, number> {
+    const pred: Float32Array = yield* model.trainSteps(xb, batchSize, useAsync);
+    const l = lossOf(pred);
+    model.grads.fill(0);
+    yield* model.backwardSteps(dpred, useAsync);
+    return l;
+  }
+  const gradient = (): number | Promise<number> => (useAsync ? runAsync(gradientCalls()) : runSync(gradientCalls()));
+
+  const runStep = async (step: number): Promise<number> => {
+    if (gridUpdate && step < gridUpdate.until && step % gridUpdate.every === 0) {
+      await gridUpdateForTrainer(model as KAN, xb, gridUpdate.gridEps, useAsync);
+    }
+    if (opt instanceof LBFGS) {
+      const loss = await opt.step(gradient);
+      if (!Number.isFinite(loss)) throw new RangeError(`Training diverged: the loss became ${loss} at step ${step}`);
+      return loss;
+    }
+    const loss = await gradient();
+    if (!Number.isFinite(loss)) throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
+    if (useAsync) await opt.stepAsync(); else opt.step();
+    return loss;
+  };
+
+  model.lock.training = true;
+  try {
+    for (let step = 0; step < steps; step++) {
+      if (signal?.aborted) throw abortError(signal);
+      if (!fullBatch) {
+        for (let r = 0; r < batchSize; r++) {
+          if (cursor >= n) { rng.shuffle(order); cursor = 0; }
+          const s = order[cursor++];
+          xb.set(dx.subarray(s * inD, (s + 1) * inD), r * inD);
+          if (lossName === 'mse') (yb as Float32Array).set((dy as Float32Array).subarray(s * outD, (s + 1) * outD), r * outD);
+          else (yb as Int32Array)[r] = (dy as Int32Array)[s];
+        }
+      }
+      // The step holds the model's write lock: forwardAsync calls wait for it and see whole steps.
+      const loss = await model.lock.write(() => runStep(step));
+      losses[step] = loss;
+      if (onStep) onStep({ step, loss });
+      if (!useAsync) {
+        const now = performance.now();
+        if (now - lastYield > 10) {
+          await new Promise<void>((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
       }
     }
-    if (gridUpdate && step < gridUpdate.until && step % gridUpdate.every === 0)
-      updateGrid(model as KAN, xb, { gridEps: gridUpdate.gridEps });
-    let loss: number;
-    if (opt instanceof LBFGS) {
-      loss = opt.step(() => {
-        const pred = model.forwardTrain(xb, batchSize);
-        const l = lossName === 'mse'
-          ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
-          : ceLoss(pred);
-        model.zeroGrad();
-        model.backward(dpred);
-        return l;
-      });
-      if (!Number.isFinite(loss))
-        throw new RangeError(`Training diverged: the loss became ${loss} at step ${step}`);
-    } else {
-      const pred = model.forwardTrain(xb, batchSize);
-      loss = lossName === 'mse'
-        ? native.mseLoss(dpred, pred, yb as Float32Array, pred.length)
-        : ceLoss(pred);
-      if (!Number.isFinite(loss))
-        throw new RangeError(`Training diverged: the loss became ${loss} at step ${step} (lower options.lr?)`);
-      model.zeroGrad();
-      model.backward(dpred);
-      opt.step();
-    }
-    losses[step] = loss;
-    if (onStep) onStep({ step, loss });
-    const now = performance.now();
-    if (now - lastYield > 10) {
-      await new Promise<void>((r) => setImmediate(r));
-      lastYield = performance.now();
-    }
+  } finally {
+    model.lock.training = false;
   }
   return { steps, losses, finalLoss: steps ? losses[steps - 1] : NaN, timeMs: performance.now() - t0 };
 }

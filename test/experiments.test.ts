@@ -353,7 +353,7 @@ describe('bumps-nd', () => {
       }
     });
 
-    it(`d = ${d}: as documented, "the target of task t is its own bump only (the other bumps are ~0 there)"`, () => {
+    it(`d = ${d}: as documented, the other bumps add up to ~0.4 on a task's region at d ≤ 2 and ~0 from d = 4 on`, () => {
       const exp = bumpsExperiment({ dim: d });
       const C = bumpCentres(4, d);
       let maxOther = 0;
@@ -366,7 +366,8 @@ describe('bumps-nd', () => {
         }
       });
       console.log(`  bumps-nd d=${d}: largest contribution of the other bumps to a task's target: ${maxOther.toFixed(4)}`);
-      expect(maxOther).toBeLessThan(1e-2);
+      if (d <= 2) { expect(maxOther).toBeGreaterThan(0.1); expect(maxOther).toBeLessThan(0.45); }
+      else expect(maxOther).toBeLessThan(1e-2);
     });
   }
 });

@@ -2,7 +2,7 @@
 // torch.optim.LBFGS as pykan uses it) on problems whose minimisers are known: a convex quadratic,
 // a 1-D quadratic (the secant step is exact), the 2-D Rosenbrock function; the strong-Wolfe
 // conditions at accepted steps; frozen groups; a KAN fitted through train({optimizer: 'lbfgs'});
-// determinism; option validation.
+// determinism; option validation. (step() may return the loss or a Promise of it: awaited.)
 import { afterAll, describe, expect, it } from 'vitest';
 import { LBFGS } from '../lib/lbfgs.js';
 import { KAN } from '../lib/kan.js';
@@ -92,17 +92,17 @@ const rosen = (x: Float64Array, g: Float64Array) => {
 };
 
 describe('LBFGS on problems with known minimisers', () => {
-  it('a convex quadratic in 8 dimensions reaches A^-1 b', () => {
+  it('a convex quadratic in 8 dimensions reaches A^-1 b', async () => {
     const n = 8;
     const { fg, xStar, b } = quadratic(1, n, 0.5);
     const m = fake(n);
     const opt = new LBFGS(m.model, { maxIter: 100, maxEval: 200 });
     const log: Rec[] = [];
     const cl = closureOf(m, fg, log);
-    const f0 = opt.step(cl);
+    const f0 = await opt.step(cl);
     // step() returns the loss at its start: f(0) = 0
     expect(f0).toBe(0);
-    for (let s = 0; s < 3; s++) opt.step(cl);
+    for (let s = 0; s < 3; s++) await opt.step(cl);
     const err = R.maxAbsDiff(m.params, xStar) / R.maxAbs(xStar);
     const g = new Float64Array(n);
     fg(Float64Array.from(m.params), g);
@@ -113,12 +113,12 @@ describe('LBFGS on problems with known minimisers', () => {
     expect(opt.nIter).toBeLessThan(60);
   });
 
-  it('a 1-D quadratic: first step t = min(1, 1/|g|_1)·lr, the second (secant) iteration lands on the minimiser', () => {
+  it('a 1-D quadratic: first step t = min(1, 1/|g|_1)·lr, the second (secant) iteration lands on the minimiser', async () => {
     const m = fake(1);
     const log: Rec[] = [];
     const fg = (x: Float64Array, g: Float64Array) => { g[0] = 2 * (x[0] - 3); return (x[0] - 3) ** 2; };
     const opt = new LBFGS(m.model, { maxIter: 2, maxEval: 10 });
-    opt.step(closureOf(m, fg, log));
+    await opt.step(closureOf(m, fg, log));
     // x0 = 0, g = -6, d = 6, t = 1/6: the first trial is x = 1, where |g·d| = 24 <= 0.9·36 (Wolfe
     // holds at once); the secant model of a quadratic is exact, so iteration 2 goes to 3 with t = 1.
     expect(log.map((r) => r.x[0])).toEqual([0, 1, 3]);
@@ -127,13 +127,13 @@ describe('LBFGS on problems with known minimisers', () => {
     expect(opt.funcEvals).toBe(3);
   });
 
-  it('the 2-D Rosenbrock function from (-1.2, 1) reaches (1, 1) within a few hundred iterations', () => {
+  it('the 2-D Rosenbrock function from (-1.2, 1) reaches (1, 1) within a few hundred iterations', async () => {
     const m = fake(2);
     m.params.set([-1.2, 1]);
     const opt = new LBFGS(m.model, { maxIter: 20 });
     const cl = closureOf(m, rosen);
     let steps = 0;
-    while (steps < 25 && !(Math.abs(m.params[0] - 1) < 1e-4 && Math.abs(m.params[1] - 1) < 1e-4)) { opt.step(cl); steps++; }
+    while (steps < 25 && !(Math.abs(m.params[0] - 1) < 1e-4 && Math.abs(m.params[1] - 1) < 1e-4)) { await opt.step(cl); steps++; }
     const g = new Float64Array(2);
     const f = rosen(Float64Array.from(m.params), g);
     report.push(`Rosenbrock: (${m.params[0]}, ${m.params[1]}) f=${f.toExponential(2)} after ${opt.nIter} iterations, ${opt.funcEvals} evals, ${steps} steps`);
@@ -149,7 +149,7 @@ describe('strong-Wolfe line search', () => {
   // then line-searches along d; with s = x1 - x0 = t·d the strong-Wolfe conditions read
   //   f(x1) <= f0 + c1·g0·s   and   |g(x1)·s| <= c2·|g0·s|   (c1 = 1e-4, c2 = 0.9)
   // and do not need t or d themselves.
-  function wolfeRun(name: string, n: number, x0: number[], fg: (x: Float64Array, g: Float64Array) => number, iters: number, lr = 1) {
+  async function wolfeRun(name: string, n: number, x0: number[], fg: (x: Float64Array, g: Float64Array) => number, iters: number, lr = 1) {
     const m = fake(n);
     m.params.set(x0);
     const opt = new LBFGS(m.model, { maxIter: 1, lr });
@@ -158,7 +158,7 @@ describe('strong-Wolfe line search', () => {
     const fs: number[] = [];
     for (let it = 0; it < iters; it++) {
       const log: Rec[] = [];
-      const ret = opt.step(closureOf(m, fg, log));
+      const ret = await opt.step(closureOf(m, fg, log));
       evals += log.length - 1;
       const start = log[0];
       expect(ret).toBe(start.f);
@@ -189,8 +189,8 @@ describe('strong-Wolfe line search', () => {
     return { moved, armijo, curvature, decreased, fs, evals, checked };
   }
 
-  it('Rosenbrock: every accepted step decreases f with sufficient decrease and satisfies the curvature condition', () => {
-    const r = wolfeRun('Rosenbrock Wolfe', 2, [-1.2, 1], rosen, 120);
+  it('Rosenbrock: every accepted step decreases f with sufficient decrease and satisfies the curvature condition', async () => {
+    const r = await wolfeRun('Rosenbrock Wolfe', 2, [-1.2, 1], rosen, 120);
     expect(r.checked).toBeGreaterThan(15);
     expect(r.armijo).toBe(r.checked);
     expect(r.decreased).toBe(r.moved);
@@ -200,8 +200,8 @@ describe('strong-Wolfe line search', () => {
   // lr scales the first trial step: too long (lr 20) forces the zoom phase, too short (lr 0.01)
   // forces the extrapolation by cubic interpolation up to 10x per trial.
   for (const lr of [20, 0.01])
-    it(`Rosenbrock with lr ${lr} (line search must ${lr > 1 ? 'shrink' : 'grow'} the step): Wolfe at every accepted step`, () => {
-      const r = wolfeRun(`Rosenbrock Wolfe lr ${lr}`, 2, [-1.2, 1], rosen, 150, lr);
+    it(`Rosenbrock with lr ${lr} (line search must ${lr > 1 ? 'shrink' : 'grow'} the step): Wolfe at every accepted step`, async () => {
+      const r = await wolfeRun(`Rosenbrock Wolfe lr ${lr}`, 2, [-1.2, 1], rosen, 150, lr);
       expect(r.checked).toBeGreaterThan(15);
       expect(r.evals).toBeGreaterThan(r.moved);  // more than one trial per line search on average
       expect(r.armijo).toBe(r.checked);
@@ -210,9 +210,9 @@ describe('strong-Wolfe line search', () => {
       expect(r.fs[r.fs.length - 1]).toBeLessThan(1e-8);
     });
 
-  it('convex quadratic: the same, and f decreases monotonically', () => {
+  it('convex quadratic: the same, and f decreases monotonically', async () => {
     const { fg } = quadratic(2, 6, 0.2);
-    const r = wolfeRun('quadratic Wolfe', 6, [0.5, -0.5, 0.25, 1, -1, 0], fg, 60);
+    const r = await wolfeRun('quadratic Wolfe', 6, [0.5, -0.5, 0.25, 1, -1, 0], fg, 60);
     expect(r.checked).toBeGreaterThan(3);
     expect(r.armijo).toBe(r.checked);
     expect(r.curvature).toBe(r.checked);
@@ -221,7 +221,7 @@ describe('strong-Wolfe line search', () => {
 });
 
 describe('frozen groups', () => {
-  it('a frozen group of a Model-like object stays bitwise unchanged although its gradient is non-zero', () => {
+  it('a frozen group of a Model-like object stays bitwise unchanged although its gradient is non-zero', async () => {
     const n = 6;
     const groups: ParamGroup[] = [
       { name: 'a', offset: 0, length: 2, trainable: true },
@@ -235,7 +235,7 @@ describe('frozen groups', () => {
     const fg = (x: Float64Array, g: Float64Array) => { let f = 0; for (let q = 0; q < n; q++) { g[q] = 2 * (x[q] - q); f += (x[q] - q) ** 2; } return f; };
     const opt = new LBFGS(m.model, { maxIter: 30 });
     const log: Rec[] = [];
-    opt.step(closureOf(m, fg, log));
+    await opt.step(closureOf(m, fg, log));
     expect(R.bitwiseEqual(m.params.slice(2, 4), frozen)).toBe(true);
     for (const r of log) expect(r.x[2] === frozen[0] && r.x[3] === frozen[1], 'no trial point moves the frozen group').toBe(true);
     expect(Math.abs(log[log.length - 1].g[2])).toBeGreaterThan(1);  // its gradient was not zero
@@ -263,11 +263,19 @@ describe('LBFGS through train()', () => {
     const x = Float32Array.from({ length: n }, (_, q) => -1 + (2 * q) / (n - 1));
     return { x, y: Float32Array.from(x, f) };
   }
-  /** Counts forwardTrain calls (one per closure evaluation or Adam step). */
+  /**
+   * Counts training forward passes (one per closure evaluation or Adam step): the trainer's
+   * generator entry point trainSteps when the model has one (forwardTrain goes through it too),
+   * else forwardTrain.
+   */
   function counted(model: KAN) {
     const c = { n: 0 };
-    const orig = model.forwardTrain.bind(model);
-    (model as { forwardTrain: KAN['forwardTrain'] }).forwardTrain = (x, B) => { c.n++; return orig(x, B); };
+    const m = model as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const name = typeof m.trainSteps === 'function' ? 'trainSteps' : 'forwardTrain';
+    const orig = m[name].bind(model);
+    m[name] = name === 'trainSteps'
+      ? function* (...a: unknown[]) { c.n++; return yield* (orig(...a) as Generator<unknown, unknown>); }
+      : (...a: unknown[]) => { c.n++; return orig(...a); };
     return c;
   }
   const mse = (model: KAN, d: { x: Float32Array; y: Float32Array }) => R.mseRef(model.forward(d.x), d.y);
@@ -282,6 +290,7 @@ describe('LBFGS through train()', () => {
     const ka = new KAN({ widths: [1, 1], gridSize: 20, seed: 1 });
     const ca = counted(ka);
     await train(ka, d, { optimizer: 'adam', lr: 0.02, steps: cl.n });
+    expect(cl.n).toBeGreaterThan(10);   // at least one evaluation per step (the counter works)
     expect(ca.n).toBe(cl.n);
     const mseA = mse(ka, d);
     report.push(`KAN [1,1] G=20 on sin(pi x)+x^2/2: LBFGS ${cl.n} evals -> train MSE ${mseL.toExponential(2)} (test ${testL.toExponential(2)}, last step loss ${rl.finalLoss.toExponential(2)}); Adam lr 0.02 same evals -> ${mseA.toExponential(2)}`);

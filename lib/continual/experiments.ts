@@ -109,12 +109,13 @@ export interface BumpsOptions {
 }
 
 /**
- * Task t is a Gaussian bump y = exp(-|x - c_t|² / (2·0.15²·d)) sampled uniformly in the box
+ * Task t samples the region of bump t, exp(-|x - c_t|² / (2·0.15²·d)), uniformly in the box
  * c_t ± 0.2 (clipped to [-1,1]^d). Centres differ in every coordinate (c_t[j] spaced over
  * [-0.6, 0.6], with a per-coordinate rotation of the order), so in 1-D the tasks occupy disjoint
  * input intervals but in d dimensions each coordinate's projections of later tasks overlap the
- * earlier ones — which is what breaks a KAN's per-edge locality. The target of task t is its own
- * bump only (the other bumps are ~0 there).
+ * earlier ones — which is what breaks a KAN's per-edge locality. The target everywhere is the
+ * sum of all bumps (the whole-domain function); on a task's region the other bumps add up to ~0.4
+ * at d ≤ 2 (neighbouring regions touch) and ~0 from d = 4 on.
  */
 export function bumpsExperiment(options: BumpsOptions = {}): Experiment {
   const d = options.dim ?? 2, T = options.tasks ?? 4, h = options.size ?? 4, G = options.grid ?? 20;

@@ -122,8 +122,18 @@ export async function runSequential(model: Model, tasks: Task[], options: Sequen
     if (typeof t.name !== 'string') throw check.typeError(`tasks[${q}].name`, 'string', t.name);
     checkDataset(model, t.train, loss, `tasks[${q}].train`);
     checkDataset(model, t.test, loss, `tasks[${q}].test`);
-    if (heads === 'multi' && (!Array.isArray(t.classes) || t.classes.length === 0))
-      throw check.typeError(`tasks[${q}].classes`, "non-empty array of class indices (needed with heads: 'multi')", t.classes);
+    if (heads === 'multi') {
+      if (!Array.isArray(t.classes) || t.classes.length === 0)
+        throw check.typeError(`tasks[${q}].classes`, "non-empty array of class indices (needed with heads: 'multi')", t.classes);
+      t.classes.forEach((c, r) => check.int(`tasks[${q}].classes[${r}]`, c, 0, model.outputDim - 1));
+      if (new Set(t.classes).size !== t.classes.length) throw new RangeError(`Expected distinct class indices in tasks[${q}].classes`);
+      for (const part of ['train', 'test'] as const) {
+        const y = (t[part] as ClassificationSet).y;
+        for (let r = 0; r < y.length; r++)
+          if (!t.classes.includes(y[r]))
+            throw new RangeError(`Expected labels among tasks[${q}].classes in tasks[${q}].${part}.y but received ${y[r]} at index ${r}`);
+      }
+    }
   });
   const domain = o.domain as RegressionSet | undefined;
   if (domain !== undefined) {

@@ -3,6 +3,10 @@
 // per configuration.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packageRoot } from '../native.js';
 import type { ExperimentName } from './experiments.js';
 
 export interface SweepConfig {
@@ -30,12 +34,20 @@ export function sweepConfigs(o: SweepOptions): SweepConfig[] {
   return out;
 }
 
+// The compiled worker: beside this file in dist/, or dist/'s copy when this runs from the
+// TypeScript sources (tests), since a Worker cannot execute .ts.
+function sweepWorkerUrl(): URL {
+  const here = new URL('./sweep-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return pathToFileURL(join(packageRoot(), 'dist', 'lib', 'continual', 'sweep-worker.js'));
+}
+
 export async function runSweep(o: SweepOptions): Promise<SweepRow[]> {
   const configs = sweepConfigs(o);
   const nw = Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
   const rows: SweepRow[] = new Array(configs.length);
   let next = 0, done = 0;
-  const workerUrl = new URL('./sweep-worker.js', import.meta.url);
+  const workerUrl = sweepWorkerUrl();
   await Promise.all(Array.from({ length: nw }, () => new Promise<void>((resolve, reject) => {
     const w = new Worker(workerUrl);
     const feed = () => {
