@@ -32,8 +32,12 @@ struct KanLayerArgs {
   const float* wb;     // (I, O)
   const float* ws;     // (I, O)
   const float* mask;   // (I, O)
-  const float* kpad;   // (I, KP)    knot rows with k virtual knots on each side (see kan_layer.cc)
-  const float* rowinfo;// (I, 3)     per row: t0, 1/h, 1 if the row is uniform else 0
+  const float* kpad;   // (I, KP)    knot rows with k virtual knots on each side (see ops.cc)
+  const float* row_t0; // (I)        t[i][0] (start of the uniform span formula)
+  const float* row_invh;// (I)       1 / mean knot spacing
+  const float* row_hi; // (I)        t[i][NK-1]: x >= this is outside the grid
+  const int* row_uni;  // (I)        2: uniform to 1e-6·h (cardinal basis), 1: to 1e-3·h (span by one
+                       //            multiply, de Boor on the knots), 0: adapted (binary search)
   int B, I, O, G, k, base;
 };
 
@@ -41,10 +45,10 @@ struct KanLayerArgs {
 // instruction set; `scalar` is the plain reference twin in kernels_ref.cc.
 struct KernelTable {
   const char* name;
-  // y rows b0..b1. scratch: IB*(k+1) pointers + (IB*(k+2) + O) floats (IB = KAN_FWD_IBLOCK).
+  // y rows b0..b1. scratch: KAN_FWD_SCRATCH(k, O) bytes.
   void (*kan_forward)(const KanLayerArgs& a, int b0, int b1, void* scratch);
   // inputs i0..i1 (each thread owns whole input rows, so no gradient reduction is needed).
-  // scratch: 2*C*(k+1) pointers + (C*(2k+5) + 2*O) floats (C = KAN_BWD_CHUNK).
+  // scratch: KAN_BWD_SCRATCH(k, O) bytes.
   void (*kan_backward)(const KanLayerArgs& a, int i0, int i1, void* scratch);
   // C (M, N) += A (M, K) @ Bm (K, N), rows m0..m1; all row-major.
   void (*gemm)(float* C, const float* A, const float* Bm, int M, int N, int K, int m0, int m1);
@@ -60,6 +64,15 @@ struct KernelTable {
 
 constexpr int KAN_BWD_CHUNK = 256;
 constexpr int KAN_FWD_IBLOCK = 16;
+// Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
+constexpr size_t KAN_FWD_SCRATCH(int k, int O) {
+  return ((size_t)4 * KAN_FWD_IBLOCK * (k + 1) * (sizeof(void*) + sizeof(float)) + (size_t)KAN_FWD_IBLOCK * 8 * sizeof(float) +
+          (size_t)(2 * KAN_FWD_IBLOCK + 1) * O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
+}
+constexpr size_t KAN_BWD_SCRATCH(int k, int O) {
+  return ((size_t)KAN_BWD_CHUNK * (k + 1) * (2 * sizeof(void*) + 2 * sizeof(float)) + (size_t)KAN_BWD_CHUNK * 22 * sizeof(float) +
+          2 * (size_t)O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
+}
 
 namespace scalar { extern const KernelTable table; }
 namespace base { extern const KernelTable table; }

@@ -12,8 +12,7 @@ namespace {
 static int active_basis(const KanLayerArgs& a, int b, int i, float* N, float* D) {
   const int k = a.k, NK = a.G + 2 * k + 1, KP = NK + 2 * k;
   const float xv = a.x[(size_t)b * a.I + i];
-  const float* info = a.rowinfo + 3 * i;
-  const int s = kan_find_span(a.grid + (size_t)i * NK, NK, xv, info[0], info[1], info[2] != 0.0f);
+  const int s = kan_find_span(a.grid + (size_t)i * NK, NK, xv, a.row_t0[i], a.row_invh[i], a.row_uni[i] != 0);
   if (s < 0) return -1;
   if (D) kan_basis_deriv(a.kpad + (size_t)i * KP, s, xv, k, N, D);
   else kan_basis(a.kpad + (size_t)i * KP, s, xv, k, N);

@@ -96,13 +96,14 @@ static void parallel_rows(long rows, double work, const std::function<void(long,
 // mean spacing; they only feed basis functions whose index is outside 0..NB-1, which are dropped)
 // and, per row, t0, 1/h and whether the row is uniform (then the span is found by one multiply).
 struct KnotTables {
-  std::vector<float> kpad, info;
+  std::vector<float> kpad, t0, invh, hi;
+  std::vector<int> uni;
 };
 
 static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, int k) {
   const int NK = G + 2 * k + 1, KP = NK + 2 * k;
   kt.kpad.resize((size_t)I * KP);
-  kt.info.resize((size_t)I * 3);
+  kt.t0.resize(I); kt.invh.resize(I); kt.hi.resize(I); kt.uni.resize(I);
   for (int i = 0; i < I; ++i) {
     const float* t = grid + (size_t)i * NK;
     float* tp = kt.kpad.data() + (size_t)i * KP;
@@ -112,12 +113,16 @@ static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, in
     for (int j = 0; j < k; ++j) tp[j] = t0 - (float)(k - j) * h;
     std::memcpy(tp + k, t, sizeof(float) * NK);
     for (int j = 0; j < k; ++j) tp[k + NK + j] = tl + (float)(j + 1) * h;
-    bool uniform = true;
-    for (int m = 0; m < NK && uniform; ++m)
-      if (std::fabs(t[m] - (t0 + (float)m * h)) > 1e-3f * h) uniform = false;
-    kt.info[3 * i] = t0;
-    kt.info[3 * i + 1] = 1.0f / h;
-    kt.info[3 * i + 2] = uniform ? 1.0f : 0.0f;
+    // 2: uniform to 1e-6·h (basis from the cardinal pieces: SIMD prepass without gathers);
+    // 1: uniform to 1e-3·h (span by one multiply, de Boor on the stored knots); 0: adapted.
+    const double hd = ((double)tl - t0) / (NK - 1);
+    double dev = 0.0;
+    for (int m = 0; m < NK; ++m) dev = std::max(dev, std::fabs((double)t[m] - ((double)t0 + m * hd)));
+    const int uniform = !(hd > 0.0) ? 0 : dev <= 1e-6 * hd ? 2 : dev <= 1e-3 * hd ? 1 : 0;
+    kt.t0[i] = t0;
+    kt.invh[i] = 1.0f / h;
+    kt.hi[i] = tl;
+    kt.uni[i] = uniform;
   }
 }
 
@@ -134,10 +139,10 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   make_knot_tables(kt, grid, I, G, k);
   KanLayerArgs a{};
   a.y = y; a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
-  a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
+  a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const size_t per = ((size_t)KAN_FWD_IBLOCK * (k + 1) * sizeof(void*) + ((size_t)KAN_FWD_IBLOCK * (k + 2) + O) * sizeof(float) + 127) & ~(size_t)63;
+  const size_t per = KAN_FWD_SCRATCH(k, O);
   const int nth = threads_for((double)B * I * O * (k + 3), B);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
@@ -156,11 +161,11 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
   KanLayerArgs a{};
   a.dx = dx; a.dcoef = dcoef; a.dwb = dwb; a.dws = dws; a.dy = dy;
   a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
-  a.kpad = kt.kpad.data(); a.rowinfo = kt.info.data();
+  a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
   const int C = KAN_BWD_CHUNK, K1 = k + 1;
-  const size_t per = ((size_t)2 * C * K1 * sizeof(void*) + ((size_t)C * (2 * K1 + 3) + 2 * (size_t)O) * sizeof(float) + 127) & ~(size_t)63;
+  const size_t per = KAN_BWD_SCRATCH(k, O);
   const int nth = threads_for((double)B * I * O * (3 * k + 7), I);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
@@ -191,7 +196,6 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
       std::fill(R.begin(), R.end(), 0.0);
       const float* t = grid + (size_t)i * NK;
       const float* tp = kt.kpad.data() + (size_t)i * KP;
-      const float* info = kt.info.data() + 3 * i;
       for (int s_ = 0; s_ < n; ++s_) {
         const float xv = x[(size_t)s_ * I + i];
         int s = -1;
@@ -204,7 +208,6 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
           }
           s = lo2;
         }
-        (void)info;
         if (s < 0) continue;
         // de Boor (double precision copy of bspline.h's kan_basis)
         double N[8], left[8], right[8];
@@ -281,8 +284,7 @@ void spline_eval(float* out, const float* x, const float* grid, const float* coe
     for (long s_ = lo; s_ < hi; ++s_)
       for (int i = 0; i < I; ++i) {
         const float xv = x[(size_t)s_ * I + i];
-        const float* info = ktp->info.data() + 3 * i;
-        const int s = kan_find_span(grid + (size_t)i * NK, NK, xv, info[0], info[1], info[2] != 0.0f);
+        const int s = kan_find_span(grid + (size_t)i * NK, NK, xv, ktp->t0[i], ktp->invh[i], ktp->uni[i] != 0);
         float* o_ = out + ((size_t)s_ * I + i) * O;
         for (int o = 0; o < O; ++o) o_[o] = 0.0f;
         if (s < 0) continue;

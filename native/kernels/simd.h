@@ -7,7 +7,16 @@
 //   VSET1(s)      broadcast                            VZERO()        all zeros
 //   VADD/VMUL(a,b)                                     VFMA(a, b, c)  a*b + c
 //   VREDUCE(v)    horizontal sum as float
+//   VSUB/VDIV/VMIN/VMAX(a,b)                           (VMAX(a, b) returns b when a is NaN)
+//
+//   VI            vector of VW int32                   VILOAD(p), VISET1(s), VIADD(a,b), VIMIN, VIMAX
+//   VCVTT(v)      float -> int32, truncating           VCVTF(vi)      int32 -> float
+//   VASF(vi)      reinterpret int32 bits as float      VSHL23(vi)     vi << 23
+//   VGATHER(p, vi)  p[vi[lane]] for each lane           VISTORE(p, vi) store VW int32
+//   VM            lane mask: VLT/VGE/VGT(a, b) (false on NaN), VMAND(m1, m2),
+//                 VSEL(m, a, b) = m ? a : b (floats), VISEL(m, a, b) (ints)
 #pragma once
+#include <stdint.h>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -21,6 +30,29 @@ typedef __m512 VF;
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VREDUCE(v) _mm512_reduce_add_ps(v)
+#define VSUB(a, b) _mm512_sub_ps((a), (b))
+#define VDIV(a, b) _mm512_div_ps((a), (b))
+#define VMIN(a, b) _mm512_min_ps((a), (b))
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+typedef __m512i VI;
+typedef __mmask16 VM;
+#define VILOAD(p) _mm512_loadu_si512((const void*)(p))
+#define VISTORE(p, v) _mm512_storeu_si512((void*)(p), (v))
+#define VISET1(s) _mm512_set1_epi32(s)
+#define VIADD(a, b) _mm512_add_epi32((a), (b))
+#define VIMIN(a, b) _mm512_min_epi32((a), (b))
+#define VIMAX(a, b) _mm512_max_epi32((a), (b))
+#define VCVTT(v) _mm512_cvttps_epi32(v)
+#define VCVTF(v) _mm512_cvtepi32_ps(v)
+#define VASF(v) _mm512_castsi512_ps(v)
+#define VSHL23(v) _mm512_slli_epi32((v), 23)
+#define VGATHER(p, vi) _mm512_i32gather_ps((vi), (p), 4)
+#define VLT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define VGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define VGT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define VMAND(a, b) ((VM)((a) & (b)))
+#define VSEL(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
+#define VISEL(m, a, b) _mm512_mask_blend_epi32((m), (b), (a))
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define KAN_VW 8
@@ -39,6 +71,29 @@ static inline float kan_reduce256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 #define VREDUCE(v) kan_reduce256(v)
+#define VSUB(a, b) _mm256_sub_ps((a), (b))
+#define VDIV(a, b) _mm256_div_ps((a), (b))
+#define VMIN(a, b) _mm256_min_ps((a), (b))
+#define VMAX(a, b) _mm256_max_ps((a), (b))
+typedef __m256i VI;
+typedef __m256 VM;
+#define VILOAD(p) _mm256_loadu_si256((const __m256i*)(p))
+#define VISTORE(p, v) _mm256_storeu_si256((__m256i*)(p), (v))
+#define VISET1(s) _mm256_set1_epi32(s)
+#define VIADD(a, b) _mm256_add_epi32((a), (b))
+#define VIMIN(a, b) _mm256_min_epi32((a), (b))
+#define VIMAX(a, b) _mm256_max_epi32((a), (b))
+#define VCVTT(v) _mm256_cvttps_epi32(v)
+#define VCVTF(v) _mm256_cvtepi32_ps(v)
+#define VASF(v) _mm256_castsi256_ps(v)
+#define VSHL23(v) _mm256_slli_epi32((v), 23)
+#define VGATHER(p, vi) _mm256_i32gather_ps((p), (vi), 4)
+#define VLT(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define VGE(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define VGT(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define VMAND(a, b) _mm256_and_ps((a), (b))
+#define VSEL(m, a, b) _mm256_blendv_ps((b), (a), (m))
+#define VISEL(m, a, b) _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), (m)))
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
@@ -57,6 +112,37 @@ static inline float kan_reduce128(__m128 s) {
   return _mm_cvtss_f32(s);
 }
 #define VREDUCE(v) kan_reduce128(v)
+#define VSUB(a, b) _mm_sub_ps((a), (b))
+#define VDIV(a, b) _mm_div_ps((a), (b))
+#define VMIN(a, b) _mm_min_ps((a), (b))
+#define VMAX(a, b) _mm_max_ps((a), (b))
+typedef __m128i VI;
+typedef __m128 VM;
+static inline __m128i kan_sel128i(__m128i m, __m128i a, __m128i b) { return _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b)); }
+static inline __m128i kan_min128i(__m128i a, __m128i b) { return kan_sel128i(_mm_cmplt_epi32(a, b), a, b); }
+static inline __m128i kan_max128i(__m128i a, __m128i b) { return kan_sel128i(_mm_cmpgt_epi32(a, b), a, b); }
+static inline __m128 kan_gather128(const float* p, __m128i vi) {
+  alignas(16) int32_t idx[4];
+  _mm_store_si128((__m128i*)idx, vi);
+  return _mm_set_ps(p[idx[3]], p[idx[2]], p[idx[1]], p[idx[0]]);
+}
+#define VILOAD(p) _mm_loadu_si128((const __m128i*)(p))
+#define VISTORE(p, v) _mm_storeu_si128((__m128i*)(p), (v))
+#define VISET1(s) _mm_set1_epi32(s)
+#define VIADD(a, b) _mm_add_epi32((a), (b))
+#define VIMIN(a, b) kan_min128i((a), (b))
+#define VIMAX(a, b) kan_max128i((a), (b))
+#define VCVTT(v) _mm_cvttps_epi32(v)
+#define VCVTF(v) _mm_cvtepi32_ps(v)
+#define VASF(v) _mm_castsi128_ps(v)
+#define VSHL23(v) _mm_slli_epi32((v), 23)
+#define VGATHER(p, vi) kan_gather128((p), (vi))
+#define VLT(a, b) _mm_cmplt_ps((a), (b))
+#define VGE(a, b) _mm_cmpge_ps((a), (b))
+#define VGT(a, b) _mm_cmpgt_ps((a), (b))
+#define VMAND(a, b) _mm_and_ps((a), (b))
+#define VSEL(m, a, b) _mm_or_ps(_mm_and_ps((m), (a)), _mm_andnot_ps((m), (b)))
+#define VISEL(m, a, b) kan_sel128i(_mm_castps_si128(m), (a), (b))
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #define KAN_VW 4
@@ -69,6 +155,35 @@ typedef float32x4_t VF;
 #define VMUL(a, b) vmulq_f32((a), (b))
 #define VFMA(a, b, c) vfmaq_f32((c), (a), (b))
 #define VREDUCE(v) vaddvq_f32(v)
+#define VSUB(a, b) vsubq_f32((a), (b))
+#define VDIV(a, b) vdivq_f32((a), (b))
+#define VMIN(a, b) vminnmq_f32((a), (b))
+#define VMAX(a, b) vmaxnmq_f32((a), (b))
+typedef int32x4_t VI;
+typedef uint32x4_t VM;
+static inline float32x4_t kan_gather_neon(const float* p, int32x4_t vi) {
+  float32x4_t r = vdupq_n_f32(p[vgetq_lane_s32(vi, 0)]);
+  r = vsetq_lane_f32(p[vgetq_lane_s32(vi, 1)], r, 1);
+  r = vsetq_lane_f32(p[vgetq_lane_s32(vi, 2)], r, 2);
+  return vsetq_lane_f32(p[vgetq_lane_s32(vi, 3)], r, 3);
+}
+#define VILOAD(p) vld1q_s32((const int32_t*)(p))
+#define VISTORE(p, v) vst1q_s32((int32_t*)(p), (v))
+#define VISET1(s) vdupq_n_s32(s)
+#define VIADD(a, b) vaddq_s32((a), (b))
+#define VIMIN(a, b) vminq_s32((a), (b))
+#define VIMAX(a, b) vmaxq_s32((a), (b))
+#define VCVTT(v) vcvtq_s32_f32(v)
+#define VCVTF(v) vcvtq_f32_s32(v)
+#define VASF(v) vreinterpretq_f32_s32(v)
+#define VSHL23(v) vshlq_n_s32((v), 23)
+#define VGATHER(p, vi) kan_gather_neon((p), (vi))
+#define VLT(a, b) vcltq_f32((a), (b))
+#define VGE(a, b) vcgeq_f32((a), (b))
+#define VGT(a, b) vcgtq_f32((a), (b))
+#define VMAND(a, b) vandq_u32((a), (b))
+#define VSEL(m, a, b) vbslq_f32((m), (a), (b))
+#define VISEL(m, a, b) vbslq_s32((m), (a), (b))
 #else
 // Portable fallback: one lane.
 #define KAN_VW 1
@@ -81,4 +196,49 @@ typedef float VF;
 #define VMUL(a, b) ((a) * (b))
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VREDUCE(v) (v)
+#define VSUB(a, b) ((a) - (b))
+#define VDIV(a, b) ((a) / (b))
+#define VMIN(a, b) ((a) < (b) ? (a) : (b))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+typedef int32_t VI;
+typedef bool VM;
+static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); return f; }
+#define VILOAD(p) (*(const int32_t*)(p))
+#define VISTORE(p, v) (*(int32_t*)(p) = (v))
+#define VISET1(s) ((int32_t)(s))
+#define VIADD(a, b) ((a) + (b))
+#define VIMIN(a, b) ((a) < (b) ? (a) : (b))
+#define VIMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VCVTT(v) ((int32_t)(v))
+#define VCVTF(v) ((float)(v))
+#define VASF(v) kan_asf(v)
+#define VSHL23(v) ((int32_t)((uint32_t)(v) << 23))
+#define VGATHER(p, vi) ((p)[vi])
+#define VLT(a, b) ((a) < (b))
+#define VGE(a, b) ((a) >= (b))
+#define VGT(a, b) ((a) > (b))
+#define VMAND(a, b) ((a) && (b))
+#define VSEL(m, a, b) ((m) ? (a) : (b))
+#define VISEL(m, a, b) ((m) ? (a) : (b))
 #endif
+
+// exp(x) for every lane (Cephes' expf: range reduction by ln 2, degree-6 polynomial, exponent
+// bits; relative error ~2e-7 on [-87, 88]; inputs are clamped there, NaN gives NaN or a finite
+// value depending on the instruction set's min/max — callers pass finite values).
+static inline VF kan_vexp(VF x) {
+  x = VMIN(VMAX(x, VSET1(-87.0f)), VSET1(88.0f));
+  VF fx = VFMA(x, VSET1(1.44269504088896341f), VSET1(0.5f));
+  VF t = VCVTF(VCVTT(fx));
+  fx = VSEL(VGT(t, fx), VSUB(t, VSET1(1.0f)), t);  // floor
+  x = VSUB(x, VMUL(fx, VSET1(0.693359375f)));
+  x = VSUB(x, VMUL(fx, VSET1(-2.12194440e-4f)));
+  VF y = VSET1(1.9875691500e-4f);
+  y = VFMA(y, x, VSET1(1.3981999507e-3f));
+  y = VFMA(y, x, VSET1(8.3334519073e-3f));
+  y = VFMA(y, x, VSET1(4.1665795894e-2f));
+  y = VFMA(y, x, VSET1(1.6666665459e-1f));
+  y = VFMA(y, x, VSET1(5.0000001201e-1f));
+  y = VFMA(y, VMUL(x, x), VADD(x, VSET1(1.0f)));
+  VI e = VSHL23(VIADD(VCVTT(fx), VISET1(127)));
+  return VMUL(y, VASF(e));
+}
