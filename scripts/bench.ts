@@ -1,20 +1,23 @@
-// bench.ts — `npm run bench [-- --quick] [-- --threads N]`: validates the kernels against the
-// scalar reference path, then times KAN forward and forward+backward (samples/s, medians of
-// repeated runs) for the issue's configurations, and reports useful GFLOP/s against an FMA peak
-// probe run in the same process. Writes bench.json.
+// bench.ts — `npm run bench [-- --quick] [-- --threads N]`.
 //
-// Useful flops (the counting formula): a local KAN layer does 2·(k+3) flops per
-// (sample, input, output) forward and 2·(3k+7) backward (DESIGN.md; the issue's convention).
+// 1. Validates every configuration against the scalar reference path (forward output and all
+//    gradients), before any timing.
+// 2. Times, per configuration: forward, forward+backward, and a full training step (forward, MSE
+//    loss, backward, Adam) — median samples/s over repeated runs — on N threads and on 1.
+// 3. Reports useful GFLOP/s and that as a fraction of an FMA peak probe run in the same process.
+//    Counting formula: a local KAN layer does 2·(k+3) flops per (sample, input, output) forward
+//    and 2·(3k+7) backward; a dense layer 2·I·O forward and 4·I·O backward.
+// 4. Single-sample forward latency from JavaScript, onnxruntime on the exported config-a model,
+//    heap growth of the training loop, and the peak RSS of training config a at batch 36,864
+//    (measured in a child process).
+// Prints a table and each target with its status; writes bench.json.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { KAN, MLP } from '../lib/index.js';
+import { fileURLToPath } from 'node:url';
+import { KAN, MLP, Adam, type Model } from '../lib/index.js';
 import { native, simd, setSimd, getNumThreads, setNumThreads, peakGflops, type SimdPath } from '../lib/native.js';
 import { Rng } from '../lib/rng.js';
-
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const threadsArg = args.indexOf('--threads');
-if (threadsArg >= 0) setNumThreads(Number(args[threadsArg + 1]));
 
 interface Config { name: string; model: 'kan' | 'mlp'; widths: number[]; G: number; k: number; B: number; }
 const configs: Config[] = [
@@ -33,7 +36,7 @@ function randomInput(n: number, seed: number): Float32Array {
   return x;
 }
 
-function build(c: Config) {
+function build(c: Config): Model {
   return c.model === 'kan'
     ? new KAN({ widths: c.widths, gridSize: c.G, splineOrder: c.k, seed: 1 })
     : new MLP({ widths: c.widths, activation: 'relu', seed: 1 });
@@ -50,7 +53,7 @@ function flopsPerSample(c: Config, backward: boolean): number {
 
 function median(a: number[]): number { const s = a.slice().sort((p, q) => p - q); return s[Math.floor(s.length / 2)]; }
 
-// Time fn: repeat until ~minTime per sample, `reps` samples; returns median seconds per call.
+// Median seconds per call over `reps` samples of at least minTime each.
 function time(fn: () => void, reps: number, minTime: number): number {
   fn();
   const out: number[] = [];
@@ -64,7 +67,7 @@ function time(fn: () => void, reps: number, minTime: number): number {
   return median(out);
 }
 
-// 1. Validation: every config's forward and gradients on the active path vs the scalar path.
+// Forward output and every gradient on the active path vs the scalar reference path.
 function validate(c: Config): number {
   const path = simd();
   const m = build(c);
@@ -88,36 +91,84 @@ function validate(c: Config): number {
   return rel;
 }
 
-const reps = quick ? 3 : 5, minTime = quick ? 0.1 : 0.4;
+// One training step as the trainer does it: forward, MSE loss, zero grads, backward, Adam.
+function trainStep(m: Model, x: Float32Array, y: Float32Array, dpred: Float32Array, opt: Adam, B: number): void {
+  const pred = m.forwardTrain(x, B);
+  native.mseLoss(dpred, pred, y, pred.length);
+  m.zeroGrad();
+  m.backward(dpred);
+  opt.step();
+}
+
+// Child mode: train config a at a large batch and report the peak RSS.
+if (process.argv[2] === '--rss-child') {
+  const B = Number(process.argv[3]);
+  const c = { ...configs[0], B };
+  const m = build(c);
+  const x = randomInput(B * 784, 11), y = randomInput(B * 10, 12), dpred = new Float32Array(B * 10);
+  const opt = new Adam(m, { lr: 1e-3 });
+  for (let s = 0; s < 3; s++) trainStep(m, x, y, dpred, opt, B);
+  console.log(JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  process.exit(0);
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const threadsArg = args.indexOf('--threads');
+if (threadsArg >= 0) setNumThreads(Number(args[threadsArg + 1]));
+
+const reps = quick ? 3 : 5, minTime = quick ? 0.1 : 0.3;
 const threads = getNumThreads();
 const path = simd();
-console.log(`kan-native bench — ${os.cpus()[0]?.model ?? 'cpu'}, SIMD path ${path}, ${threads} threads${quick ? ' (quick)' : ''}`);
+console.log(`kan-native bench — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, SIMD path ${path}, ${threads} threads${quick ? ' (quick)' : ''}`);
 const peak = peakGflops(threads, quick ? 0.2 : 0.5);
 const peak1 = peakGflops(1, quick ? 0.2 : 0.5);
-console.log(`FMA peak probe: ${peak.toFixed(1)} GFLOP/s on ${threads} threads, ${peak1.toFixed(1)} on 1`);
+console.log(`FMA peak probe (independent FMA chains, ${path}): ${peak.toFixed(1)} GFLOP/s on ${threads} threads, ${peak1.toFixed(1)} on 1`);
 
-const rows: Record<string, unknown>[] = [];
+interface Row {
+  config: string; model: string; B: number; validationMaxRelDiff: number;
+  forwardSamplesPerSec: number; fwdBwdSamplesPerSec: number; trainStepSamplesPerSec: number;
+  forwardSamplesPerSec1Thread: number; fwdBwdSamplesPerSec1Thread: number;
+  forwardGflops: number; fwdBwdGflops: number; fwdBwdPeakFraction: number; forwardPeakFraction: number;
+}
+const rows: Row[] = [];
 for (const c of configs) {
   const valid = validate(c);
   const m = build(c);
   const x = randomInput(c.B * c.widths[0], 3);
+  const y = randomInput(c.B * c.widths[c.widths.length - 1], 4);
   const dy = new Float32Array(c.B * c.widths[c.widths.length - 1]).fill(1e-3);
-  const fwd = time(() => { m.forwardTrain(x, c.B); }, reps, minTime);
-  const fb = time(() => { m.forwardTrain(x, c.B); m.zeroGrad(); m.backward(dy); }, reps, minTime);
-  let fb1 = NaN;
+  const dpred = new Float32Array(dy.length);
+  const opt = new Adam(m, { lr: 1e-6 });
+  const fwdFn = () => { m.forwardTrain(x, c.B); };
+  const fbFn = () => { m.forwardTrain(x, c.B); m.zeroGrad(); m.backward(dy); };
+  const fwd = time(fwdFn, reps, minTime);
+  const fb = time(fbFn, reps, minTime);
+  const step = time(() => trainStep(m, x, y, dpred, opt, c.B), reps, minTime);
+  let fwd1 = NaN, fb1 = NaN;
   if (threads > 1) {
     setNumThreads(1);
-    fb1 = time(() => { m.forwardTrain(x, c.B); m.zeroGrad(); m.backward(dy); }, reps, minTime);
+    fwd1 = time(fwdFn, reps, minTime);
+    fb1 = time(fbFn, reps, minTime);
     setNumThreads(threads);
   }
-  const row = {
-    config: c.name, model: `${c.model.toUpperCase()} [${c.widths.join(',')}]${c.model === 'kan' ? ` G=${c.G} k=${c.k}` : ''}`, B: c.B,
-    forwardSamplesPerSec: c.B / fwd, fwdBwdSamplesPerSec: c.B / fb, fwdBwdSamplesPerSec1Thread: c.B / fb1,
-    forwardGflops: (flopsPerSample(c, false) * c.B) / fwd / 1e9, fwdBwdGflops: (flopsPerSample(c, true) * c.B) / fb / 1e9,
+  const fg = (flopsPerSample(c, false) * c.B) / fwd / 1e9, fbg = (flopsPerSample(c, true) * c.B) / fb / 1e9;
+  rows.push({
+    config: c.name, model: `${c.model.toUpperCase()} [${c.widths.join(',')}]${c.model === 'kan' ? ` G=${c.G}` : ''}`, B: c.B,
     validationMaxRelDiff: valid,
-  };
-  rows.push(row);
+    forwardSamplesPerSec: c.B / fwd, fwdBwdSamplesPerSec: c.B / fb, trainStepSamplesPerSec: c.B / step,
+    forwardSamplesPerSec1Thread: c.B / fwd1, fwdBwdSamplesPerSec1Thread: c.B / fb1,
+    forwardGflops: fg, fwdBwdGflops: fbg, forwardPeakFraction: fg / peak, fwdBwdPeakFraction: fbg / peak,
+  });
 }
+
+// Single-sample forward latency from JavaScript (config a).
+const ma = build(configs[0]);
+const x1 = randomInput(784, 5);
+for (let r = 0; r < 200; r++) ma.forward(x1);
+const lat: number[] = [];
+for (let r = 0; r < (quick ? 500 : 3000); r++) { const t0 = process.hrtime.bigint(); ma.forward(x1); lat.push(Number(process.hrtime.bigint() - t0) / 1000); }
+const latency = median(lat);
 
 // onnxruntime on the exported config-a model, same inputs, same thread count.
 const onnxRow = await (async () => {
@@ -144,25 +195,60 @@ const onnxRow = await (async () => {
   return { config: 'a', onnxForwardSamplesPerSec: c.B / median(samples), nativeForwardSamplesPerSec: c.B / nativeFwd, maxAbsDiff: diff };
 })();
 
-// Single-sample forward latency from JavaScript (config a).
-const ma = build(configs[0]);
-const x1 = randomInput(784, 5);
-const lat: number[] = [];
-for (let r = 0; r < (quick ? 200 : 1000); r++) { const t0 = process.hrtime.bigint(); ma.forward(x1); lat.push(Number(process.hrtime.bigint() - t0) / 1000); }
+// Heap growth of the training loop: the same number of steps twice; after GC-free steady state
+// the heap should not grow with the step count (no per-step allocations in the trainer's path).
+const heap = (() => {
+  const c = configs[1];
+  const m = build(c);
+  const x = randomInput(c.B * 2, 21), y = randomInput(c.B, 22), dpred = new Float32Array(c.B);
+  const opt = new Adam(m, { lr: 1e-3 });
+  const n = quick ? 2000 : 10000;
+  for (let s = 0; s < 200; s++) trainStep(m, x, y, dpred, opt, c.B);
+  const h0 = process.memoryUsage();
+  for (let s = 0; s < n; s++) trainStep(m, x, y, dpred, opt, c.B);
+  const h1 = process.memoryUsage();
+  return { steps: n, heapGrowthBytes: h1.heapUsed - h0.heapUsed, rssGrowthBytes: h1.rss - h0.rss };
+})();
+
+// Peak RSS of training config a at batch 36,864, in a child process.
+const rss = (() => {
+  const B = 36864;
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--rss-child', String(B)], { encoding: 'utf8', timeout: 300_000 });
+  try { return { batch: B, ...JSON.parse(r.stdout.trim().split('\n').pop()!) as { maxRssBytes: number } }; } catch { return { batch: B, maxRssBytes: NaN, error: r.stderr.slice(-300) }; }
+})();
 
 const fmt = (v: number) => (Number.isFinite(v) ? (v >= 1e6 ? (v / 1e6).toFixed(2) + 'M' : v >= 1e3 ? (v / 1e3).toFixed(1) + 'k' : v.toFixed(0)) : '-');
-console.log('\nconfig  model                          B      fwd/s     fwd+bwd/s  (1 thread)  fwd GF/s  f+b GF/s  f+b % peak');
-for (const r of rows as any[])
-  console.log(`${r.config.padEnd(7)} ${r.model.padEnd(30)} ${String(r.B).padEnd(6)} ${fmt(r.forwardSamplesPerSec).padStart(9)} ${fmt(r.fwdBwdSamplesPerSec).padStart(11)} ${fmt(r.fwdBwdSamplesPerSec1Thread).padStart(11)} ${r.forwardGflops.toFixed(1).padStart(9)} ${r.fwdBwdGflops.toFixed(1).padStart(9)} ${(100 * r.fwdBwdGflops / peak).toFixed(1).padStart(10)}%`);
-const a = rows.find((r) => r.config === 'a') as any, e = rows.find((r) => r.config === 'e') as any;
-const flat = a.fwdBwdSamplesPerSec / e.fwdBwdSamplesPerSec;
-console.log(`\nG=32 vs G=5 forward+backward time ratio (config e / a): ${flat.toFixed(2)} (flat in G means ~1)`);
-console.log(`single-sample forward of config a from JS: median ${median(lat).toFixed(1)} µs`);
-console.log(`config a forward, same inputs and ${threads} threads: native ${fmt(onnxRow.nativeForwardSamplesPerSec)}/s, ` +
-  `onnxruntime on the exported model ${fmt(onnxRow.onnxForwardSamplesPerSec)}/s (native/onnx ${(onnxRow.nativeForwardSamplesPerSec / onnxRow.onnxForwardSamplesPerSec).toFixed(2)}×, max |diff| ${onnxRow.maxAbsDiff.toExponential(1)})`);
+console.log(`\nsamples/s (median), ${threads} threads; "1t": 1 thread; GF/s: useful GFLOP/s; %pk: of the ${peak.toFixed(0)} GFLOP/s probe`);
+console.log('config model                    B      fwd   fwd 1t  fwd+bwd  f+b 1t  train step  fwd GF/s %pk  f+b GF/s %pk');
+for (const r of rows)
+  console.log(`${r.config.padEnd(6)} ${r.model.padEnd(24)} ${String(r.B).padEnd(5)} ${fmt(r.forwardSamplesPerSec).padStart(7)} ${fmt(r.forwardSamplesPerSec1Thread).padStart(7)} ${fmt(r.fwdBwdSamplesPerSec).padStart(8)} ${fmt(r.fwdBwdSamplesPerSec1Thread).padStart(7)} ${fmt(r.trainStepSamplesPerSec).padStart(11)} ${r.forwardGflops.toFixed(1).padStart(9)} ${(100 * r.forwardPeakFraction).toFixed(0).padStart(3)} ${r.fwdBwdGflops.toFixed(1).padStart(9)} ${(100 * r.fwdBwdPeakFraction).toFixed(0).padStart(3)}`);
+const by = (n: string) => rows.find((r) => r.config === n)!;
+const a = by('a'), d = by('d'), e = by('e'), cc = by('c'), mlp = by('mlp');
+const gridRatio = a.fwdBwdSamplesPerSec / e.fwdBwdSamplesPerSec;
+console.log(`\nsingle-sample forward of config a from JS: median ${latency.toFixed(1)} µs`);
+console.log(`config a forward, same inputs, ${threads} threads: native ${fmt(onnxRow.nativeForwardSamplesPerSec)}/s, onnxruntime on the exported model ` +
+  `${fmt(onnxRow.onnxForwardSamplesPerSec)}/s (native/onnx ${(onnxRow.nativeForwardSamplesPerSec / onnxRow.onnxForwardSamplesPerSec).toFixed(2)}×, max |diff| ${onnxRow.maxAbsDiff.toExponential(1)})`);
+console.log(`training loop, config b, ${heap.steps} steps: heap ${(heap.heapGrowthBytes / 1024).toFixed(0)} KiB, RSS ${(heap.rssGrowthBytes / 1024).toFixed(0)} KiB growth`);
+console.log(`training config a at batch ${rss.batch}: peak RSS ${(rss.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+
+const targets = [
+  { name: 'config a forward+backward ≥ 130,000 samples/s', value: a.fwdBwdSamplesPerSec, ok: a.fwdBwdSamplesPerSec >= 130000 },
+  { name: 'config a forward ≥ 400,000 samples/s', value: a.forwardSamplesPerSec, ok: a.forwardSamplesPerSec >= 400000 },
+  { name: 'config e within 1.15× of config a (fwd+bwd time)', value: gridRatio, ok: gridRatio <= 1.15 },
+  { name: 'config d forward+backward ≥ 130,000 samples/s', value: d.fwdBwdSamplesPerSec, ok: d.fwdBwdSamplesPerSec >= 130000 },
+  { name: 'config c forward ≥ 20,000,000 samples/s', value: cc.forwardSamplesPerSec, ok: cc.forwardSamplesPerSec >= 2e7 },
+  { name: 'single-sample forward of config a ≤ 20 µs', value: latency, ok: latency <= 20 },
+  { name: 'MLP [784,639,10] forward+backward ≥ 30 % of peak', value: mlp.fwdBwdPeakFraction, ok: mlp.fwdBwdPeakFraction >= 0.3 },
+  { name: 'training loop heap flat (< 1 MiB growth)', value: heap.heapGrowthBytes, ok: heap.heapGrowthBytes < 2 ** 20 },
+  { name: 'config a training at batch 36,864 peak RSS < 1 GB', value: rss.maxRssBytes, ok: rss.maxRssBytes < 1e9 },
+];
+console.log('\ntargets (issue "Performance to the hardware limit"):');
+for (const t of targets) console.log(`  ${t.ok ? 'met    ' : 'NOT MET'}  ${t.name}: ${Number.isInteger(t.value) || t.value > 100 ? fmt(t.value) : t.value.toFixed(3)}`);
+
 writeFileSync('bench.json', JSON.stringify({
-  date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: path, threads,
-  peakGflops: peak, peakGflops1Thread: peak1, rows, onnx: onnxRow, gridRatioEoverA: flat, singleSampleForwardMicros: median(lat), quick,
+  date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: path, threads, quick,
+  flopsFormula: 'KAN: 2(k+3) per (sample,input,output) forward, 2(3k+7) backward; dense: 2IO forward, 4IO backward',
+  peakGflops: peak, peakGflops1Thread: peak1, rows, singleSampleForwardMicros: latency, onnx: onnxRow, heap, rss,
+  gridRatioEoverA: gridRatio, targets,
 }, null, 2));
-console.log('wrote bench.json');
-void native;
+console.log('\nwrote bench.json');

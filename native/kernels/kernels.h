@@ -70,7 +70,7 @@ constexpr size_t KAN_FWD_SCRATCH(int k, int O) {
           (size_t)(2 * KAN_FWD_IBLOCK + 1) * O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
 }
 constexpr size_t KAN_BWD_SCRATCH(int k, int O) {
-  return ((size_t)KAN_BWD_CHUNK * (k + 1) * (2 * sizeof(void*) + 2 * sizeof(float)) + (size_t)KAN_BWD_CHUNK * 22 * sizeof(float) +
+  return ((size_t)KAN_BWD_CHUNK * (k + 1) * (2 * sizeof(void*) + 2 * sizeof(float)) + (size_t)KAN_BWD_CHUNK * 23 * sizeof(float) +
           2 * (size_t)O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
 }
 

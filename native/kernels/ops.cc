@@ -98,6 +98,8 @@ static void parallel_rows(long rows, double work, const std::function<void(long,
 struct KnotTables {
   std::vector<float> kpad, t0, invh, hi;
   std::vector<int> uni;
+  std::vector<float> grid;  // the grid these tables were made from
+  int I = 0, G = 0, k = 0;
 };
 
 static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, int k) {
@@ -126,6 +128,24 @@ static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, in
   }
 }
 
+// The tables of the last few grids this thread saw (a model's layers), reused while a grid is
+// bytewise the same (one memcmp instead of rebuilding: what makes small-batch calls cheap).
+static const KnotTables& knot_tables_for(const float* grid, int I, int G, int k) {
+  constexpr int SLOTS = 8;
+  thread_local KnotTables cache[SLOTS];
+  thread_local int next = 0;
+  const size_t n = (size_t)I * (G + 2 * k + 1);
+  for (KnotTables& kt : cache)
+    if (kt.I == I && kt.G == G && kt.k == k && kt.grid.size() == n && std::memcmp(kt.grid.data(), grid, n * sizeof(float)) == 0)
+      return kt;
+  KnotTables& kt = cache[next];
+  next = (next + 1) % SLOTS;
+  make_knot_tables(kt, grid, I, G, k);
+  kt.grid.assign(grid, grid + n);
+  kt.I = I; kt.G = G; kt.k = k;
+  return kt;
+}
+
 template <typename TT>
 static TT* scratch_of(std::vector<unsigned char>& buf, size_t bytes) {
   if (buf.size() < bytes) buf.resize(bytes);
@@ -135,8 +155,7 @@ static TT* scratch_of(std::vector<unsigned char>& buf, size_t bytes) {
 void kan_layer_forward(float* y, const float* x, const float* grid, const float* coef,
                        const float* wb, const float* ws, const float* mask,
                        int B, int I, int O, int G, int k, int base) {
-  thread_local KnotTables kt;
-  make_knot_tables(kt, grid, I, G, k);
+  const KnotTables& kt = knot_tables_for(grid, I, G, k);
   KanLayerArgs a{};
   a.y = y; a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
@@ -156,8 +175,7 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
 void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const float* dy,
                         const float* x, const float* grid, const float* coef, const float* wb,
                         const float* ws, const float* mask, int B, int I, int O, int G, int k, int base) {
-  thread_local KnotTables kt;
-  make_knot_tables(kt, grid, I, G, k);
+  const KnotTables& kt = knot_tables_for(grid, I, G, k);
   KanLayerArgs a{};
   a.dx = dx; a.dcoef = dcoef; a.dwb = dwb; a.dws = dws; a.dy = dy;
   a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
