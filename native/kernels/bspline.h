@@ -29,18 +29,30 @@ static inline int kan_find_span(const float* t, int NK, float x, float t0, float
   return s;
 }
 
-// N[r] = B_{s-k+r, k}(x), r = 0..k, on the padded row tp (tp[j + k] = t[j]).
+// N[r] = B_{s-k+r, k}(x), r = 0..k, on the padded row tp (tp[j + k] = t[j]); when D is not
+// null, also D[r] = d/dx B_{s-k+r, k}(x). T is float in the kernels, double in least squares.
 // Denominators t[s+r+1] - t[s+r+1-j] span an interval containing [t_s, t_{s+1}), so they are > 0.
-static inline void kan_basis(const float* tp, int s, float x, int k, float* N) {
+template <typename T>
+static inline void kan_basis_t(const float* tp, int s, T x, int k, T* N, T* D) {
   const float* t = tp + k;  // t[j] valid for j in [-k, NK + k)
-  float left[8], right[8];
-  N[0] = 1.0f;
+  T left[8], right[8];
+  N[0] = T(1);
   for (int j = 1; j <= k; ++j) {
-    left[j] = x - t[s + 1 - j];
-    right[j] = t[s + j] - x;
-    float saved = 0.0f;
+    left[j] = x - (T)t[s + 1 - j];
+    right[j] = (T)t[s + j] - x;
+    if (D && j == k) {
+      // N holds B_{s-k+1+r, k-1}, r = 0..k-1: dB_{m,k} = k*(B_{m,k-1}/(t_{m+k}-t_m)
+      // - B_{m+1,k-1}/(t_{m+k+1}-t_{m+1}))
+      for (int r = 0; r <= k; ++r) D[r] = T(0);
+      for (int r = 0; r < k; ++r) {
+        const T temp = (T)k * N[r] / ((T)t[s + r + 1] - (T)t[s + r + 1 - k]);
+        D[r] -= temp;
+        D[r + 1] += temp;
+      }
+    }
+    T saved = T(0);
     for (int r = 0; r < j; ++r) {
-      float temp = N[r] / (right[r + 1] + left[j - r]);
+      const T temp = N[r] / (right[r + 1] + left[j - r]);
       N[r] = saved + right[r + 1] * temp;
       saved = left[j - r] * temp;
     }
@@ -48,33 +60,8 @@ static inline void kan_basis(const float* tp, int s, float x, int k, float* N) {
   }
 }
 
-// As kan_basis, plus D[r] = d/dx B_{s-k+r, k}(x).
-static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) {
-  const float* t = tp + k;
-  float left[8], right[8];
-  N[0] = 1.0f;
-  for (int j = 1; j <= k; ++j) {
-    left[j] = x - t[s + 1 - j];
-    right[j] = t[s + j] - x;
-    if (j == k) {
-      // N holds B_{s-k+1+r, k-1}, r = 0..k-1: differentiate (dB_{m,k} = k*(B_{m,k-1}/(t_{m+k}-t_m)
-      // - B_{m+1,k-1}/(t_{m+k+1}-t_{m+1})))
-      for (int r = 0; r <= k; ++r) D[r] = 0.0f;
-      for (int r = 0; r < k; ++r) {
-        float temp = (float)k * N[r] / (t[s + r + 1] - t[s + r + 1 - k]);
-        D[r] -= temp;
-        D[r + 1] += temp;
-      }
-    }
-    float saved = 0.0f;
-    for (int r = 0; r < j; ++r) {
-      float temp = N[r] / (right[r + 1] + left[j - r]);
-      N[r] = saved + right[r + 1] * temp;
-      saved = left[j - r] * temp;
-    }
-    N[j] = saved;
-  }
-}
+static inline void kan_basis(const float* tp, int s, float x, int k, float* N) { kan_basis_t<float>(tp, s, x, k, N, nullptr); }
+static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) { kan_basis_t<float>(tp, s, x, k, N, D); }
 
 static inline float kan_base_value(int base, float x) {
   if (base == 2) return x / (1.0f + __builtin_expf(-x));

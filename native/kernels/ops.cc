@@ -227,21 +227,8 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
           s = lo2;
         }
         if (s < 0) continue;
-        // de Boor (double precision copy of bspline.h's kan_basis)
-        double N[8], left[8], right[8];
-        const float* tt = tp + k;
-        N[0] = 1.0;
-        for (int j = 1; j <= k; ++j) {
-          left[j] = (double)xv - tt[s + 1 - j];
-          right[j] = (double)tt[s + j] - xv;
-          double saved = 0.0;
-          for (int r = 0; r < j; ++r) {
-            double temp = N[r] / (right[r + 1] + left[j - r]);
-            N[r] = saved + right[r + 1] * temp;
-            saved = left[j - r] * temp;
-          }
-          N[j] = saved;
-        }
+        double N[8];
+        kan_basis_t<double>(tp, s, (double)xv, k, N, nullptr);  // double precision for the normal equations
         const float* yrow = y + ((size_t)s_ * I + i) * O;
         for (int j = 0; j <= k; ++j) {
           const int m = s - k + j;
