@@ -3,7 +3,7 @@
   # Per-instruction-set kernels are static libraries so each gets its own -m flags.
   "variables": {
     "kan_cflags": ["-O3", "-fno-math-errno", "-std=c++17", "-fexceptions"],
-    "kan_defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
+    "kan_defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"]
   },
   "targets": [
     {

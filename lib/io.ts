@@ -18,9 +18,13 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 
 export const MAGIC = 'KANMODEL';
 export const FORMAT_VERSION = 1;
+
+let tmpCounter = 0;
 
 /** A model file that cannot be read: truncated, corrupted, foreign or from a newer version. */
 export class ModelFileError extends Error {
@@ -124,19 +128,24 @@ export function saveModelFile(path: string, bytes: Uint8Array): void {
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${typeof path}`);
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  // Unique per process, thread and call (worker threads share the pid): concurrent saves to the
+  // same target never share a temp file, and a failed save removes only the file it created.
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${threadId}.${(tmpCounter++).toString(36)}.${randomBytes(4).toString('hex')}.tmp`);
   let fd = -1;
+  let created = false;
   try {
     fd = fs.openSync(tmp, 'wx', 0o644);
+    created = true;
     let off = 0;
     while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = -1;
     fs.renameSync(tmp, path);
+    created = false;
   } catch (err) {
     if (fd >= 0) try { fs.closeSync(fd); } catch { /* already failing */ }
-    try { fs.unlinkSync(tmp); } catch { /* may not exist */ }
+    if (created) try { fs.unlinkSync(tmp); } catch { /* already gone */ }
     throw withPath(err, `cannot write ${path}`);
   }
   try {

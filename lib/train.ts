@@ -182,21 +182,51 @@ export function maskedCrossEntropy(dlogits: Float32Array, logits: Float32Array, 
 }
 
 /** Checks a dataset against a model and loss; returns the number of samples. */
-export function checkDataset(model: Model, data: unknown, loss: LossName, name = 'data'): number {
+/**
+ * Checks a dataset against a model and loss; returns the number of samples. With values: false
+ * only types and lengths are checked (the values are checked as they are copied, see train()).
+ */
+export function checkDataset(model: Model, data: unknown, loss: LossName, name = 'data', values = true): number {
   const d = check.plainObject(name, data);
-  const x = check.f32(`${name}.x`, d.x, { multipleOf: model.inputDim });
+  const x = check.f32(`${name}.x`, d.x, { multipleOf: model.inputDim, finite: values });
   const n = x.length / model.inputDim;
   if (loss === 'mse') {
-    check.f32(`${name}.y`, d.y, { length: n * model.outputDim });
+    check.f32(`${name}.y`, d.y, { length: n * model.outputDim, finite: values });
   } else {
     const y = d.y;
     if (!(y instanceof Int32Array)) throw check.typeError(`${name}.y`, 'Int32Array of class labels', y);
     if (y.length !== n) throw new RangeError(`Expected Int32Array of length ${n} for ${name}.y but received length ${y.length}`);
-    for (let q = 0; q < n; q++)
-      if (y[q] < 0 || y[q] >= model.outputDim)
-        throw new RangeError(`Expected class labels in [0, ${model.outputDim}) in ${name}.y but received ${y[q]} at index ${q}`);
+    if (values) checkLabels(y, 0, n, model.outputDim, name);
   }
   return n;
+}
+
+function checkLabels(y: Int32Array, from: number, to: number, C: number, name: string): void {
+  for (let q = from; q < to; q++)
+    if (y[q] < 0 || y[q] >= C)
+      throw new RangeError(`Expected class labels in [0, ${C}) in ${name}.y but received ${y[q]} at index ${q}`);
+}
+
+/**
+ * Checks the values of a (copied) typed array — finite floats, or labels in [0, C) — a slice at a
+ * time, giving the event loop a turn every few milliseconds: a large dataset never blocks it.
+ */
+async function checkValues(a: Float32Array | Int32Array, name: string, labelsOf?: number): Promise<void> {
+  const SLICE = 1 << 16;
+  let last = performance.now();
+  for (let from = 0; from < a.length; from += SLICE) {
+    const to = Math.min(a.length, from + SLICE);
+    if (labelsOf !== undefined) checkLabels(a as Int32Array, from, to, labelsOf, name.replace(/\.y$/, ''));
+    else
+      for (let q = from; q < to; q++) {
+        const e = a[q];
+        if (e - e !== 0) throw new RangeError(`Expected finite values in ${name} but received ${e} at index ${q}`);
+      }
+    if (performance.now() - last > 4) {
+      await new Promise<void>((r) => setImmediate(r));
+      last = performance.now();
+    }
+  }
 }
 
 /**
@@ -207,7 +237,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   const o = check.plainObject('options', options);
   check.knownKeys('options', o, TRAIN_KEYS);
   const lossName = o.loss === undefined ? 'mse' : check.oneOf('options.loss', o.loss, ['mse', 'crossEntropy'] as const);
-  const n = checkDataset(model, data, lossName);
+  const n = checkDataset(model, data, lossName, 'data', false);  // values: while copying, below
   const steps = o.steps === undefined ? 100 : check.int('options.steps', o.steps, 0, 1e9);
   const batchSize = o.batchSize === undefined ? n : Math.min(n, check.int('options.batchSize', o.batchSize, 1));
   const seed = o.seed === undefined ? 0 : check.int('options.seed', o.seed, 0, 2 ** 32 - 1);
@@ -261,12 +291,25 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   if (asyncOpt !== 'auto' && typeof asyncOpt !== 'boolean') throw check.typeError('options.async', "boolean or 'auto'", asyncOpt);
   if (model.lock.training) throw new ModelBusyError('train(): this model is already being trained; wait for the running train() to finish');
   if (signal?.aborted) throw abortError(signal);
+  model.lock.training = true;
+  try {
+    return await trainLocked();
+  } finally {
+    model.lock.training = false;
+  }
+
+  async function trainLocked(): Promise<TrainResult> {
 
   const inD = model.inputDim, outD = model.outputDim;
-  const useAsync = asyncOpt === 'auto' ? stepWork(model, batchSize) > 1e7 : asyncOpt;
-  // The data are copied once: the caller may reuse or change its arrays while training runs.
+  const useAsync: boolean = asyncOpt === 'auto' ? stepWork(model, batchSize) > 1e7 : asyncOpt === true;
+  // The data are copied when train() is called (a memcpy, the only part that grows with the
+  // data before the first await), so the caller may reuse or change its arrays at once; the
+  // values are then checked a slice at a time between event-loop turns.
   const dx = data.x.slice();
   const dy: Float32Array | Int32Array = data.y.slice();
+  await checkValues(dx, 'data.x');
+  await checkValues(dy, 'data.y', lossName === 'mse' ? undefined : outD);
+
   const fullBatch = batchSize === n;
   const xb = fullBatch ? dx : new Float32Array(batchSize * inD);
   const yb: Float32Array | Int32Array = fullBatch ? dy : (lossName === 'mse' ? new Float32Array(batchSize * outD) : new Int32Array(batchSize));
@@ -310,8 +353,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
     return loss;
   };
 
-  model.lock.training = true;
-  try {
+  {
     for (let step = 0; step < steps; step++) {
       if (signal?.aborted) throw abortError(signal);
       if (!fullBatch) {
@@ -335,10 +377,9 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
         }
       }
     }
-  } finally {
-    model.lock.training = false;
   }
   return { steps, losses, finalLoss: steps ? losses[steps - 1] : NaN, timeMs: performance.now() - t0 };
+  }
 }
 
 /** Mean squared error of the model on (x, y). */

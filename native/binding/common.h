@@ -95,11 +95,21 @@ class Job : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
+  // Settling can fail when the environment is shutting down (a worker terminated while the job
+  // ran): swallow that rather than let a C++ exception escape into Node (which aborts).
   void OnOK() override {
-    Napi::Env env = Env();
-    deferred_.Resolve(has_result_ ? Napi::Number::New(env, result_) : env.Undefined());
+    try {
+      Napi::Env env = Env();
+      deferred_.Resolve(has_result_ ? Napi::Number::New(env, result_) : env.Undefined());
+    } catch (...) {
+    }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
