@@ -9,7 +9,7 @@ import * as check from './check.js';
 import { native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, parseModelBytes } from './io.js';
+import { loadModelFile, ModelFileError, parseModelBytes } from './io.js';
 
 export type BaseFunction = 'silu' | 'identity' | 'zero';
 export const BASES: readonly BaseFunction[] = ['zero', 'identity', 'silu'];  // index = native code
@@ -62,6 +62,10 @@ export function normalizeKANOptions(options: unknown): KANConfig {
     const b = check.num('options.gridRange[1]', r[1]);
     if (!(b > a)) throw new RangeError(`Expected array [a, b] with a < b for options.gridRange but received [${a}, ${b}]`);
     gridRange = [a, b];
+    // every knot, k intervals beyond each end, must be a finite float32 with a finite spacing
+    const k0 = splineOrder, h = (b - a) / gridSize, lo = Math.fround(a - k0 * h), hi = Math.fround(b + k0 * h);
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || !Number.isFinite(Math.fround(hi - lo)) || !(Math.fround(h) > 0))
+      throw new RangeError(`Expected options.gridRange whose knots (${k0} intervals beyond each end) are finite float32 values but received [${a}, ${b}]`);
   }
   const base = o.base === undefined ? 'silu' : check.oneOf('options.base', o.base, ['silu', 'identity', 'zero'] as const);
   const noiseScale = o.noiseScale === undefined ? 0.3 : check.num('options.noiseScale', o.noiseScale, 0);
@@ -79,9 +83,9 @@ export function normalizeKANOptions(options: unknown): KANConfig {
   let total = 0;
   for (let l = 0; l + 1 < widths.length; l++) {
     const I = widths[l], O = widths[l + 1];
-    total += check.sizeOf('model parameters', I, gridSize + splineOrder, O) + 3 * I * O + I * (gridSize + 2 * splineOrder + 1);
+    total += check.sizeOf('the model that options.widths describes', I, gridSize + splineOrder, O) + 3 * I * O + I * (gridSize + 2 * splineOrder + 1);
   }
-  check.sizeOf('model parameters', total);
+  check.sizeOf('the model that options.widths describes', total);
   return { widths: widths.slice(), gridSize, splineOrder, gridRange, base, noiseScale, scaleBaseMu, scaleBaseSigma, seed, trainable };
 }
 
@@ -220,7 +224,24 @@ function kanFromBytes(bytes: Uint8Array, source: string): KAN {
     if (kind !== 'KAN') throw new RangeError(`Expected a KAN model in ${source} but it holds a ${kind}`);
     return floatsOfKAN(normalizeKANOptions(config));
   });
-  return new KAN(parsed.config as unknown as KANOptions, parsed.data);
+  const model = new KAN(parsed.config as unknown as KANOptions, parsed.data);
+  const bad = badKANData(model);
+  if (bad) throw new ModelFileError(source, bad);
+  return model;
+}
+
+/** Why a KAN's data cannot be used (a non-finite value, a decreasing knot row), or null. */
+function badKANData(model: KAN): string | null {
+  const d = model.data;
+  for (let q = 0; q < d.length; q++) if (!Number.isFinite(d[q])) return `it holds a non-finite value (${d[q]}) at data index ${q}`;
+  for (const [l, layer] of model.layers.entries()) {
+    const NK = layer.numKnots;
+    for (let i = 0; i < layer.inDim; i++)
+      for (let m = 1; m < NK; m++)
+        if (!(layer.grid[i * NK + m] >= layer.grid[i * NK + m - 1]))
+          return `knot row ${i} of layer ${l} decreases at knot ${m}`;
+  }
+  return null;
 }
 
 /** Number of floats a KAN of this config stores (parameters, grids and masks). */

@@ -5,7 +5,7 @@ import * as check from './check.js';
 import { native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, parseModelBytes } from './io.js';
+import { loadModelFile, ModelFileError, parseModelBytes } from './io.js';
 
 export type Activation = 'identity' | 'relu' | 'silu' | 'tanh';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'silu', 'tanh'];  // index = native code
@@ -40,8 +40,8 @@ export function normalizeMLPOptions(options: unknown): MLPConfig {
       if (t[key] !== undefined) trainable[key] = check.bool(`options.trainable.${key}`, t[key]);
   }
   let total = 0;
-  for (let l = 0; l + 1 < widths.length; l++) total += check.sizeOf('model parameters', widths[l], widths[l + 1]) + widths[l + 1];
-  check.sizeOf('model parameters', total);
+  for (let l = 0; l + 1 < widths.length; l++) total += check.sizeOf('the model that options.widths describes', widths[l], widths[l + 1]) + widths[l + 1];
+  check.sizeOf('the model that options.widths describes', total);
   return { widths: widths.slice(), activation, seed, trainable };
 }
 
@@ -128,6 +128,10 @@ export class MLP extends BaseModel implements Model {
       for (let l = 0; l + 1 < cfg.widths.length; l++) n += cfg.widths[l] * cfg.widths[l + 1] + cfg.widths[l + 1];
       return n;
     });
-    return new MLP(parsed.config as unknown as MLPOptions, parsed.data);
+    const model = new MLP(parsed.config as unknown as MLPOptions, parsed.data);
+    const d = model.data;
+    for (let q = 0; q < d.length; q++)
+      if (!Number.isFinite(d[q])) throw new ModelFileError(source, `it holds a non-finite value (${d[q]}) at data index ${q}`);
+    return model;
   }
 }

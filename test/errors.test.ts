@@ -63,7 +63,7 @@ const kanCases: Case[] = [
   ["widths ['a']", { widths: ['a'] }, RangeError, named('options.widths', 'array of at least 2', 'array of length 1')],
   ["widths ['a', 2]", { widths: ['a', 2] }, TypeError, named('options.widths[0]', 'integer', '"a" of type string')],
   ["widths 'abc'", { widths: 'abc' }, TypeError, named('options.widths', 'array', '"abc" of type string')],
-  ['widths [1e6, 1e6] (too large to allocate)', { widths: [1_000_000, 1_000_000] }, RangeError, /model parameters.*2\^31/],
+  ['widths [1e6, 1e6] (too large to allocate)', { widths: [1_000_000, 1_000_000] }, RangeError, /options\.widths.*2\^31/],
   ['gridSize 0', { widths: [2, 1], gridSize: 0 }, RangeError, named('options.gridSize', 'integer in [1, 10000]', '0 of type number')],
   ['gridSize 1.5', { widths: [2, 1], gridSize: 1.5 }, RangeError, named('options.gridSize', 'integer in [1, 10000]', '1.5 of type number')],
   ['gridSize -1', { widths: [2, 1], gridSize: -1 }, RangeError, named('options.gridSize', 'integer in [1, 10000]', '-1 of type number')],

@@ -13,9 +13,8 @@ static inline int kan_find_span(const float* t, int NK, float x, float t0, float
   if (!(x >= t[0] && x < t[NK - 1])) return -1;
   int s;
   if (uniform) {
-    float f = (x - t0) * invh;
-    s = (int)f;  // x >= t0 so f >= 0 and truncation is floor
-    if (s > NK - 2) s = NK - 2;
+    const float f = (x - t0) * invh;  // >= 0 since x >= t[0] = t0
+    s = f < (float)(NK - 2) ? (int)f : NK - 2;  // convert only in range (f may be inf or NaN)
     while (s > 0 && x < t[s]) --s;
     while (s < NK - 2 && x >= t[s + 1]) ++s;
   } else {

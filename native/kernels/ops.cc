@@ -117,10 +117,16 @@ static void make_knot_tables(KnotTables& kt, const float* grid, int I, int G, in
     for (int j = 0; j < k; ++j) tp[k + NK + j] = tl + (float)(j + 1) * h;
     // 2: uniform to 1e-6·h (basis from the cardinal pieces: SIMD prepass without gathers);
     // 1: uniform to 1e-3·h (span by one multiply, de Boor on the stored knots); 0: adapted.
+    // Rows whose float spacing is not a finite positive number (a span wider than the float
+    // range, infinite or NaN knots) are never uniform: the binary search handles them safely.
     const double hd = ((double)tl - t0) / (NK - 1);
     double dev = 0.0;
-    for (int m = 0; m < NK; ++m) dev = std::max(dev, std::fabs((double)t[m] - ((double)t0 + m * hd)));
-    const int uniform = !(hd > 0.0) ? 0 : dev <= 1e-6 * hd ? 2 : dev <= 1e-3 * hd ? 1 : 0;
+    for (int m = 0; m < NK; ++m) {
+      const double d = std::fabs((double)t[m] - ((double)t0 + m * hd));
+      if (!(d <= dev)) dev = d;  // keeps NaN
+    }
+    const bool finite_h = std::isfinite(hd) && hd > 0.0 && std::isfinite((tl - t0) / (float)(NK - 1));
+    const int uniform = !finite_h ? 0 : dev <= 1e-6 * hd ? 2 : dev <= 1e-3 * hd ? 1 : 0;
     kt.t0[i] = t0;
     kt.invh[i] = 1.0f / h;
     kt.hi[i] = tl;
@@ -243,7 +249,9 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
       }
       double tr = 0.0;
       for (int m = 0; m < NB; ++m) tr += A[(size_t)m * W];
-      const double ridge = lambda * std::max(tr / NB, 1e-30) + 1e-300;
+      // lambda below 1e-12 is raised to it: with fewer samples than bases the normal equations
+      // are singular and need some ridge (this is what makes lambda = 0 safe).
+      const double ridge = std::max(lambda, 1e-12) * std::max(tr / NB, 1e-30) + 1e-300;
       for (int m = 0; m < NB; ++m) A[(size_t)m * W] += ridge;
       // Banded Cholesky A = U^T U, U upper with bandwidth k, stored in place: U[m][m+d] at A[m*W+d].
       for (int m = 0; m < NB; ++m) {

@@ -32,7 +32,7 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
                         const float* ws, const float* mask, int B, int I, int O, int G, int k, int base);
 
 // Least-squares fit of spline coefficients: for each input i and output o, minimise
-// sum_n (sum_m coef[i,m,o] B_m(x[n,i]) - y[n,i,o])^2 + lambda * mean(diag) * |coef[i,:,o]|^2
+// sum_n (sum_m coef[i,m,o] B_m(x[n,i]) - y[n,i,o])^2 + max(lambda, 1e-12) * mean(diag) * |coef[i,:,o]|^2
 // (normal equations, banded Cholesky in double). coef (I,NB,O) is overwritten.
 void spline_fit(float* coef, const float* x, const float* y, const float* grid, int n, int I, int O,
                 int G, int k, double lambda);
