@@ -69,20 +69,26 @@ export interface SequentialResult {
 
 /** Mean squared error of the model on a regression set. */
 export function mseOn(model: Model, set: RegressionSet): number {
-  const pred = model.forward(set.x);
-  return native.mseLoss(null, pred, set.y, pred.length);
+  return mseOf(model.forward(set.x), set.y);
 }
 
 /** Accuracy on a classification set; with `classes`, the argmax runs over those only. */
 export function accuracyOn(model: Model, set: ClassificationSet, classes?: number[]): number {
-  const pred = model.forward(set.x);
-  const C = model.outputDim, B = set.y.length;
+  return accuracyOf(model.forward(set.x), model.outputDim, set.y, classes);
+}
+
+function mseOf(pred: Float32Array, y: Float32Array): number {
+  return native.mseLoss(null, pred, y, pred.length);
+}
+
+function accuracyOf(pred: Float32Array, C: number, y: Int32Array, classes?: number[]): number {
+  const B = y.length;
   const cand = classes ?? Array.from({ length: C }, (_, c) => c);
   let correct = 0;
   for (let b = 0; b < B; b++) {
     let best = cand[0];
     for (const c of cand) if (pred[b * C + c] > pred[b * C + best]) best = c;
-    if (best === set.y[b]) correct++;
+    if (best === y[b]) correct++;
   }
   return B ? correct / B : 0;
 }
@@ -163,9 +169,15 @@ export async function runSequential(model: Model, tasks: Task[], options: Sequen
     await train(model, task.train, opts);
     trainMs.push(performance.now() - t0);
     const e0 = performance.now();
-    R.push(tasks.map((t) => (metric === 'mse' ? mseOn(model, t.test as RegressionSet)
-      : accuracyOn(model, t.test as ClassificationSet, heads === 'multi' ? t.classes : undefined))));
-    if (domain) domainErr.push(mseOn(model, domain));
+    // Evaluations run on the native pool (forwardAsync), off the event loop.
+    const row: number[] = [];
+    for (const t of tasks) {
+      const pred = await model.forwardAsync(t.test.x);
+      row.push(metric === 'mse' ? mseOf(pred, (t.test as RegressionSet).y)
+        : accuracyOf(pred, model.outputDim, (t.test as ClassificationSet).y, heads === 'multi' ? t.classes : undefined));
+    }
+    R.push(row);
+    if (domain) domainErr.push(mseOf(await model.forwardAsync(domain.x), domain.y));
     evalMs += performance.now() - e0;
     afterPhase?.(i, model);
   }
