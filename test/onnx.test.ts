@@ -724,15 +724,15 @@ describe('kan export (CLI)', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it('a model file holding a NaN parameter: exit 2, one kan: line naming it, no output file', () => {
+  it('a model file holding a NaN parameter is refused by the loader: exit 1, one kan: line naming it, no output file', () => {
     const m = new KAN({ widths: [2, 3, 1] });
     m.layers[0].coef[0] = NaN;
     const f = join(tmp, 'cli-nan.bin');
     m.save(f);
     const out = join(tmp, 'cli-nan.onnx');
     const r = kanCli(['export', f, '-o', out]);
-    expect(r.status).toBe(2);
-    expect(oneKanLine(r.stderr)).toMatch(/finite.*NaN|NaN.*finite/);
+    expect(r.status).toBe(1);
+    expect(oneKanLine(r.stderr)).toMatch(/non-finite value \(NaN\)/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -17,7 +17,7 @@
 // well-formed file around an arbitrary JSON header) given to KAN.fromBytes / MLP.fromBytes either
 // load or throw ModelFileError / TypeError / RangeError.
 // The `regressions` block holds the bugs these properties and native/fuzz/ found, fixed, each
-// with its minimal reproduction; one known numerical edge is kept as it.fails (see there).
+// with its minimal reproduction.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -432,7 +432,7 @@ describe('arbitrary bytes given to fromBytes load or throw ModelFileError/TypeEr
 });
 
 // ---------------------------------------------------------------------------------------------
-// Regressions of bugs found by these properties and native/fuzz/ (fixed), and one known edge.
+// Regressions of bugs found by these properties and native/fuzz/ (fixed).
 
 describe('regressions', () => {
   const DIST = join(ROOT, 'dist', 'lib', 'index.js');
@@ -498,12 +498,11 @@ describe('regressions', () => {
     } finally { setSimd(before); }
   });
 
-  // KNOWN EDGE (not fixed): a knot span narrower than ~1/FLT_MAX (a subnormal width, still
-  // non-decreasing) makes de Boor divide by it and overflow: NaN. it.fails while it is so.
-  // Reproduction:
+  // Was: a knot span narrower than ~1/FLT_MAX (a subnormal width, still non-decreasing) made
+  // de Boor divide by it and overflow: NaN (the scalar paths now evaluate in double). Reproduction:
   //   const m = new KAN({ widths: [1, 1], gridSize: 4, splineOrder: 2 }); m.layers[0].grid[5] = 1e-45;
   //   m.forward(Float32Array.of(0))  // [NaN]   (grid [-2, -1.5, -1, -0.5, 0, 1e-45, 1, 1.5, 2])
-  it.fails('a non-decreasing grid with a subnormal-width span gives finite output', () => {
+  it('a non-decreasing grid with a subnormal-width span gives finite output', () => {
     const m = new KAN({ widths: [1, 1], gridSize: 4, splineOrder: 2, gridRange: [-1, 1], seed: 1 });
     m.layers[0].grid[5] = 1e-45;
     expect(allFinite(m.forward(Float32Array.of(0)))).toBe(true);

@@ -59,8 +59,22 @@ static inline void kan_basis_t(const float* tp, int s, T x, int k, T* N, T* D) {
   }
 }
 
-static inline void kan_basis(const float* tp, int s, float x, int k, float* N) { kan_basis_t<float>(tp, s, x, k, N, nullptr); }
-static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) { kan_basis_t<float>(tp, s, x, k, N, D); }
+// The scalar paths evaluate in double: a knot span can be as narrow as the smallest float
+// difference (1.4e-45, a subnormal), and 1/width overflows float but not double.
+static inline void kan_basis(const float* tp, int s, float x, int k, float* N) {
+  double Nd[8];
+  kan_basis_t<double>(tp, s, (double)x, k, Nd, nullptr);
+  for (int r = 0; r <= k; ++r) N[r] = (float)Nd[r];
+}
+static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) {
+  double Nd[8], Dd[8];
+  kan_basis_t<double>(tp, s, (double)x, k, Nd, Dd);
+  for (int r = 0; r <= k; ++r) {
+    N[r] = (float)Nd[r];
+    // a derivative beyond float range (a subnormal-width span) saturates instead of becoming inf
+    D[r] = (float)(Dd[r] > 3.0e38 ? 3.0e38 : Dd[r] < -3.0e38 ? -3.0e38 : Dd[r]);
+  }
+}
 
 static inline float kan_base_value(int base, float x) {
   if (base == 2) return x / (1.0f + __builtin_expf(-x));

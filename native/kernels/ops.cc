@@ -188,7 +188,6 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const int C = KAN_BWD_CHUNK, K1 = k + 1;
   const size_t per = KAN_BWD_SCRATCH(k, O);
   const int nth = threads_for((double)B * I * O * (3 * k + 7), I);
   thread_local std::vector<unsigned char> buf;
