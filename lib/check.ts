@@ -21,10 +21,6 @@ export function rangeError(name: string, expected: string, actual: unknown): Ran
   return new RangeError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
 }
 
-export function isInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v);
-}
-
 /** An integer in [lo, hi]. Non-numbers are a TypeError, other numbers a RangeError. */
 export function int(name: string, v: unknown, lo: number, hi: number = Number.MAX_SAFE_INTEGER): number {
   const what = lo === 1 && hi === Number.MAX_SAFE_INTEGER ? 'positive integer'

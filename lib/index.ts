@@ -13,27 +13,12 @@ export { ModelFileError, MAGIC, FORMAT_VERSION } from './io.js';
 export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, type SimdPath } from './native.js';
 export { Rng } from './rng.js';
 
-import { KAN } from './kan.js';
-import { MLP } from './mlp.js';
-import { loadModelFile } from './io.js';
+import { kanReader } from './kan.js';
+import { mlpReader } from './mlp.js';
+import { loadModelFile, readModel } from './io.js';
 import type { Model } from './model.js';
 
 /** Loads a KAN or an MLP from a file written by save(), whichever it holds. */
 export function loadModel(path: string): Model {
-  const bytes = loadModelFile(path);
-  return headerKind(bytes) === 'MLP' ? MLP.fromBytes(bytes, path) : KAN.fromBytes(bytes, path);
-}
-
-// The header's kind when it parses; anything else goes to the KAN loader, whose checks report it.
-function headerKind(bytes: Uint8Array): string | null {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 20) return null;
-  const H = buf.readUInt32LE(12);
-  if (H > buf.length - 20) return null;
-  try {
-    const h = JSON.parse(buf.toString('utf8', 16, 16 + H));
-    return typeof h?.kind === 'string' ? h.kind : null;
-  } catch {
-    return null;
-  }
+  return readModel<Model>(loadModelFile(path), path, { KAN: kanReader, MLP: mlpReader });
 }

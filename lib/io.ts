@@ -56,12 +56,32 @@ function isLittleEndian(): boolean {
 
 export interface ParsedModel { kind: string; config: Record<string, unknown>; data: Float32Array; }
 
+/** Validates a file's config for its kind (TypeError/RangeError) and returns the model's float count. */
+export type FloatsFor = (kind: string, config: Record<string, unknown>) => number;
+
+/** How one kind of model is checked and built from a parsed file (kan.ts, mlp.ts). */
+export interface ModelReader<M> {
+  /** Validates the config; returns how many floats the model stores. */
+  floats(config: Record<string, unknown>): number;
+  /** Builds the model from the parsed file, refusing data the model cannot use. */
+  build(parsed: ParsedModel, source: string): M;
+}
+
+/** Reads a model file of one of the given kinds. */
+export function readModel<M>(bytes: Uint8Array, source: string, readers: Record<string, ModelReader<M>>): M {
+  const parsed = parseModelBytes(bytes, source, (kind, config) => {
+    const r = Object.prototype.hasOwnProperty.call(readers, kind) ? readers[kind] : undefined;
+    if (!r) throw new RangeError(`Expected ${Object.keys(readers).map((k) => (k === 'MLP' ? 'an MLP' : `a ${k}`)).join(' or ')} model in ${source} but it holds a ${kind}`);
+    return r.floats(config);
+  });
+  return readers[parsed.kind].build(parsed, source);
+}
+
 /**
- * Parses and checks a model file. `floatsFor(kind, config)` validates the config (throwing its
- * own TypeError/RangeError) and returns how many floats such a model stores.
+ * Parses and checks a model file: layout, checksum, config (through `floatsFor`), float count and
+ * finiteness of every value. Throws ModelFileError naming `source`.
  */
-export function parseModelBytes(bytes: Uint8Array, source: string,
-  floatsFor: (kind: string, config: Record<string, unknown>) => number): ParsedModel {
+export function parseModelBytes(bytes: Uint8Array, source: string, floatsFor: FloatsFor): ParsedModel {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`Expected Uint8Array for bytes but received ${typeof bytes}`);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 20) throw new ModelFileError(source, `it is ${buf.length} bytes long, shorter than any model file (truncated?)`);
@@ -95,9 +115,16 @@ export function parseModelBytes(bytes: Uint8Array, source: string,
     throw new ModelFileError(source, `its config is invalid: ${(err as Error).message}`);
   }
   if (want !== N) throw new ModelFileError(source, `its config needs ${want} floats but the file holds ${N}`);
-  const data = new Float32Array(N);
-  if (isLittleEndian()) data.set(new Float32Array(buf.buffer.slice(buf.byteOffset + P, buf.byteOffset + P + 4 * N)));
-  else for (let q = 0; q < N; q++) data[q] = buf.readFloatLE(P + 4 * q);
+  // one copy (an aligned ArrayBuffer slice), read in place on little-endian hosts
+  let data: Float32Array;
+  if (isLittleEndian()) data = new Float32Array(buf.buffer.slice(buf.byteOffset + P, buf.byteOffset + P + 4 * N));
+  else {
+    data = new Float32Array(N);
+    for (let q = 0; q < N; q++) data[q] = buf.readFloatLE(P + 4 * q);
+  }
+  // No model can use a non-finite parameter, grid or mask value: refuse them here, for every kind.
+  for (let q = 0; q < N; q++)
+    if (!Number.isFinite(data[q])) throw new ModelFileError(source, `it holds a non-finite value (${data[q]}) at data index ${q}`);
   return { kind: header.kind, config: header.config as Record<string, unknown>, data };
 }
 

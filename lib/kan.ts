@@ -9,7 +9,7 @@ import * as check from './check.js';
 import { native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, ModelFileError, parseModelBytes } from './io.js';
+import { loadModelFile, ModelFileError, readModel, type ModelReader } from './io.js';
 
 export type BaseFunction = 'silu' | 'identity' | 'zero';
 export const BASES: readonly BaseFunction[] = ['zero', 'identity', 'silu'];  // index = native code
@@ -219,29 +219,25 @@ export class KAN extends BaseModel implements Model {
   }
 }
 
-function kanFromBytes(bytes: Uint8Array, source: string): KAN {
-  const parsed = parseModelBytes(bytes, source, (kind, config) => {
-    if (kind !== 'KAN') throw new RangeError(`Expected a KAN model in ${source} but it holds a ${kind}`);
-    return floatsOfKAN(normalizeKANOptions(config));
-  });
-  const model = new KAN(parsed.config as unknown as KANOptions, parsed.data);
-  const bad = badKANData(model);
-  if (bad) throw new ModelFileError(source, bad);
-  return model;
-}
+/** @internal How a model file's KAN is checked and built (io.ts). */
+export const kanReader: ModelReader<KAN> = {
+  floats: (config) => floatsOfKAN(normalizeKANOptions(config)),
+  build: (parsed, source) => {
+    const model = new KAN(parsed.config as unknown as KANOptions, parsed.data);
+    // (values are finite: parseModelBytes checked them) every knot row must be non-decreasing
+    for (const [l, layer] of model.layers.entries()) {
+      const NK = layer.numKnots;
+      for (let i = 0; i < layer.inDim; i++)
+        for (let m = 1; m < NK; m++)
+          if (!(layer.grid[i * NK + m] >= layer.grid[i * NK + m - 1]))
+            throw new ModelFileError(source, `knot row ${i} of layer ${l} decreases at knot ${m}`);
+    }
+    return model;
+  },
+};
 
-/** Why a KAN's data cannot be used (a non-finite value, a decreasing knot row), or null. */
-function badKANData(model: KAN): string | null {
-  const d = model.data;
-  for (let q = 0; q < d.length; q++) if (!Number.isFinite(d[q])) return `it holds a non-finite value (${d[q]}) at data index ${q}`;
-  for (const [l, layer] of model.layers.entries()) {
-    const NK = layer.numKnots;
-    for (let i = 0; i < layer.inDim; i++)
-      for (let m = 1; m < NK; m++)
-        if (!(layer.grid[i * NK + m] >= layer.grid[i * NK + m - 1]))
-          return `knot row ${i} of layer ${l} decreases at knot ${m}`;
-  }
-  return null;
+function kanFromBytes(bytes: Uint8Array, source: string): KAN {
+  return readModel(bytes, source, { KAN: kanReader });
 }
 
 /** Number of floats a KAN of this config stores (parameters, grids and masks). */

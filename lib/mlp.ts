@@ -5,7 +5,7 @@ import * as check from './check.js';
 import { native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
-import { loadModelFile, ModelFileError, parseModelBytes } from './io.js';
+import { loadModelFile, readModel, type ModelReader } from './io.js';
 
 export type Activation = 'identity' | 'relu' | 'silu' | 'tanh';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'silu', 'tanh'];  // index = native code
@@ -121,17 +121,17 @@ export class MLP extends BaseModel implements Model {
   static load(path: string): MLP { return MLP.fromBytes(loadModelFile(path), path); }
 
   static fromBytes(bytes: Uint8Array, source = 'bytes'): MLP {
-    const parsed = parseModelBytes(bytes, source, (kind, config) => {
-      if (kind !== 'MLP') throw new RangeError(`Expected an MLP model in ${source} but it holds a ${kind}`);
-      const cfg = normalizeMLPOptions(config);
-      let n = 0;
-      for (let l = 0; l + 1 < cfg.widths.length; l++) n += cfg.widths[l] * cfg.widths[l + 1] + cfg.widths[l + 1];
-      return n;
-    });
-    const model = new MLP(parsed.config as unknown as MLPOptions, parsed.data);
-    const d = model.data;
-    for (let q = 0; q < d.length; q++)
-      if (!Number.isFinite(d[q])) throw new ModelFileError(source, `it holds a non-finite value (${d[q]}) at data index ${q}`);
-    return model;
+    return readModel(bytes, source, { MLP: mlpReader });
   }
 }
+
+/** @internal How a model file's MLP is checked and built (io.ts; values already checked finite). */
+export const mlpReader: ModelReader<MLP> = {
+  floats: (config) => {
+    const cfg = normalizeMLPOptions(config);
+    let n = 0;
+    for (let l = 0; l + 1 < cfg.widths.length; l++) n += cfg.widths[l] * cfg.widths[l + 1] + cfg.widths[l + 1];
+    return n;
+  },
+  build: (parsed) => new MLP(parsed.config as unknown as MLPOptions, parsed.data),
+};

@@ -103,16 +103,6 @@ export class ModelLock {
 /** A native call made synchronously (returns nothing) or asynchronously (a Promise). */
 export type NativeCall = void | Promise<void>;
 
-/** Runs a generator of native calls synchronously. */
-export function drainSync(steps: Generator<NativeCall>): void {
-  for (const p of steps) if (p) throw new Error('internal: asynchronous native call in a synchronous run');
-}
-
-/** Runs a generator of native calls, awaiting each. */
-export async function drainAsync(steps: Generator<NativeCall>): Promise<void> {
-  for (const p of steps) await p;
-}
-
 export interface Model {
   readonly kind: 'KAN' | 'MLP';
   readonly inputDim: number;

@@ -152,8 +152,7 @@ const TRAIN_KEYS = ['optimizer', 'lr', 'steps', 'batchSize', 'loss', 'seed', 'be
 
 // Multiply-adds of one training step (forward + backward), to choose sync or async steps.
 function stepWork(model: Model, B: number): number {
-  const w = (model.config() as { widths: number[] }).widths;
-  const k = (model.config() as { splineOrder?: number }).splineOrder ?? 0;
+  const { widths: w, splineOrder: k = 0 } = model.config() as { widths: number[]; splineOrder?: number };
   let per = 0;
   for (let l = 0; l + 1 < w.length; l++) per += w[l] * w[l + 1] * (model.kind === 'KAN' ? 4 * k + 10 : 3);
   return per * B;

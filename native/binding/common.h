@@ -39,7 +39,11 @@ class Args {
   }
   bool is_async(size_t idx) { return info_.Length() > idx && info_[idx].IsBoolean() && info_[idx].As<Napi::Boolean>().Value(); }
   Napi::Env env() const { return env_; }
-  std::vector<Napi::Value>& held() { return held_; }
+  // The typed arrays read so far (an async Job keeps them referenced until it settles). A fixed
+  // array: no heap allocation on the synchronous hot path.
+  static constexpr int kMaxHeld = 16;
+  const napi_value* held() const { return held_; }
+  int held_count() const { return nheld_; }
 
  private:
   template <typename T>
@@ -66,7 +70,8 @@ class Args {
     napi_is_arraybuffer(env_, ab, &is_ab);
     if (!is_ab)
       throw Napi::TypeError::New(env_, std::string("Expected ") + tname + " backed by an ArrayBuffer (not a SharedArrayBuffer) for " + name);
-    held_.push_back(v);
+    if (nheld_ == kMaxHeld) throw Napi::Error::New(env_, "kan-native: too many array arguments");
+    held_[nheld_++] = v;
     if (len == 0) return nullptr;
     if (data == nullptr) throw Napi::TypeError::New(env_, std::string("Expected live buffer for ") + name + " but it is detached");
     return static_cast<T*>(data);
@@ -74,7 +79,8 @@ class Args {
 
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
-  std::vector<Napi::Value> held_;
+  napi_value held_[kMaxHeld];
+  int nheld_ = 0;
 };
 
 // Runs `work` now (returns its result as a Number, or undefined) or, when async, on a libuv
@@ -82,10 +88,10 @@ class Args {
 // promise settles, so the GC cannot free them under the kernel.
 class Job : public Napi::AsyncWorker {
  public:
-  Job(Napi::Env env, std::function<double()> work, std::vector<Napi::Value>& held, bool has_result)
+  Job(Napi::Env env, std::function<double()> work, const napi_value* held, int nheld, bool has_result)
       : Napi::AsyncWorker(env, "kan-native"), deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)), has_result_(has_result) {
-    for (auto& v : held) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    for (int q = 0; q < nheld; ++q) refs_.push_back(Napi::Persistent(Napi::Object(env, held[q])));
   }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
@@ -125,7 +131,7 @@ inline Napi::Value run(Args& a, bool async, std::function<double()> work, bool h
     double r = work();
     return has_result ? Napi::Value(Napi::Number::New(env, r)) : env.Undefined();
   }
-  Job* job = new Job(env, std::move(work), a.held(), has_result);
+  Job* job = new Job(env, std::move(work), a.held(), a.held_count(), has_result);
   Napi::Promise p = job->promise();
   job->Queue();
   return p;

@@ -24,20 +24,29 @@ static Dims read_dims(Args& a, size_t at) {
   return d;
 }
 
+// The layer's input and parameters, at argument positions at..at+5: x, grid, coef, wb, ws, mask.
+struct LayerIn { const float *x, *grid, *coef, *wb, *ws, *mask; };
+
+static LayerIn read_layer(Args& a, size_t at, const Dims& d) {
+  Napi::Env env = a.env();
+  const int NB = d.G + d.k, NK = d.G + 2 * d.k + 1;
+  LayerIn l;
+  l.x = a.f32(at, "x", count(env, "x", {d.B, d.I}));
+  l.grid = a.f32(at + 1, "grid", count(env, "grid", {d.I, NK}));
+  l.coef = a.f32(at + 2, "coef", count(env, "coef", {d.I, NB, d.O}));
+  l.wb = a.f32(at + 3, "wb", count(env, "wb", {d.I, d.O}));
+  l.ws = a.f32(at + 4, "ws", count(env, "ws", {d.I, d.O}));
+  l.mask = a.f32(at + 5, "mask", count(env, "mask", {d.I, d.O}));
+  return l;
+}
+
 static Napi::Value KanForward(const Napi::CallbackInfo& info) {
   Args a(info);
   Dims d = read_dims(a, 7);
-  Napi::Env env = a.env();
-  const int NB = d.G + d.k, NK = d.G + 2 * d.k + 1;
-  float* y = a.f32(0, "y", count(env, "y", {d.B, d.O}));
-  const float* x = a.f32(1, "x", count(env, "x", {d.B, d.I}));
-  const float* grid = a.f32(2, "grid", count(env, "grid", {d.I, NK}));
-  const float* coef = a.f32(3, "coef", count(env, "coef", {d.I, NB, d.O}));
-  const float* wb = a.f32(4, "wb", count(env, "wb", {d.I, d.O}));
-  const float* ws = a.f32(5, "ws", count(env, "ws", {d.I, d.O}));
-  const float* mask = a.f32(6, "mask", count(env, "mask", {d.I, d.O}));
+  float* y = a.f32(0, "y", count(a.env(), "y", {d.B, d.O}));
+  const LayerIn l = read_layer(a, 1, d);
   return run(a, a.is_async(13), [=]() {
-    if (d.B > 0) kan::kan_layer_forward(y, x, grid, coef, wb, ws, mask, d.B, d.I, d.O, d.G, d.k, d.base);
+    if (d.B > 0) kan::kan_layer_forward(y, l.x, l.grid, l.coef, l.wb, l.ws, l.mask, d.B, d.I, d.O, d.G, d.k, d.base);
     return 0.0;
   }, false);
 }
@@ -46,21 +55,16 @@ static Napi::Value KanBackward(const Napi::CallbackInfo& info) {
   Args a(info);
   Dims d = read_dims(a, 11);
   Napi::Env env = a.env();
-  const int NB = d.G + d.k, NK = d.G + 2 * d.k + 1;
+  const int NB = d.G + d.k;
   float* dx = a.f32(0, "dx", count(env, "dx", {d.B, d.I}), true);
   float* dcoef = a.f32(1, "dcoef", count(env, "dcoef", {d.I, NB, d.O}));
   float* dwb = a.f32(2, "dwb", count(env, "dwb", {d.I, d.O}));
   float* dws = a.f32(3, "dws", count(env, "dws", {d.I, d.O}));
   const float* dy = a.f32(4, "dy", count(env, "dy", {d.B, d.O}));
-  const float* x = a.f32(5, "x", count(env, "x", {d.B, d.I}));
-  const float* grid = a.f32(6, "grid", count(env, "grid", {d.I, NK}));
-  const float* coef = a.f32(7, "coef", count(env, "coef", {d.I, NB, d.O}));
-  const float* wb = a.f32(8, "wb", count(env, "wb", {d.I, d.O}));
-  const float* ws = a.f32(9, "ws", count(env, "ws", {d.I, d.O}));
-  const float* mask = a.f32(10, "mask", count(env, "mask", {d.I, d.O}));
+  const LayerIn l = read_layer(a, 5, d);
   return run(a, a.is_async(17), [=]() {
     if (d.B > 0)
-      kan::kan_layer_backward(dx, dcoef, dwb, dws, dy, x, grid, coef, wb, ws, mask, d.B, d.I, d.O, d.G, d.k, d.base);
+      kan::kan_layer_backward(dx, dcoef, dwb, dws, dy, l.x, l.grid, l.coef, l.wb, l.ws, l.mask, d.B, d.I, d.O, d.G, d.k, d.base);
     return 0.0;
   }, false);
 }

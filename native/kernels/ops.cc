@@ -221,16 +221,7 @@ void spline_fit(float* coef, const float* x, const float* y, const float* grid, 
       const float* tp = kt.kpad.data() + (size_t)i * KP;
       for (int s_ = 0; s_ < n; ++s_) {
         const float xv = x[(size_t)s_ * I + i];
-        int s = -1;
-        // span search (same rule as the kernels: t[s] <= x < t[s+1])
-        if (xv >= t[0] && xv < t[NK - 1]) {
-          int lo2 = 0, hi2 = NK - 1;
-          while (hi2 - lo2 > 1) {
-            int mid = (lo2 + hi2) >> 1;
-            if (xv >= t[mid]) lo2 = mid; else hi2 = mid;
-          }
-          s = lo2;
-        }
+        const int s = kan_find_span(t, NK, xv, kt.t0[i], kt.invh[i], kt.uni[i] != 0);
         if (s < 0) continue;
         double N[8];
         kan_basis_t<double>(tp, s, (double)xv, k, N, nullptr);  // double precision for the normal equations
