@@ -395,25 +395,26 @@ describe('KAN forward: locality contract', () => {
             ['outside right', grid[NK - 1] + 0.5], ['outside left', grid[0] - 0.5],
             ['last span', R.f32next(grid[NK - 1], -1)], ['middle', 0.05],
           ];
-          for (const [name, xv] of probes) {
-            const x = Float32Array.from([xv]);
+          // B = 1: the raw-row kernels; B = 64: the folded-row forward and the sorted backward
+          for (const [name, xv] of probes) for (const B of [1, 64]) {
+            const x = new Float32Array(B).fill(xv);
             const act = activeRows(grid, xv, k, NB);
             for (const poison of [Number.NaN, Number.POSITIVE_INFINITY]) {
               const coef2 = c.coef.slice();
               for (let m = 0; m < NB; m++) if (!act.has(m)) for (let o = 0; o < O; o++) coef2[m * O + o] = poison;
-              const y = nativeForward({ ...c, coef: coef2 }, x, 1);
-              const r = refForward(c, x, 1);
+              const y = nativeForward({ ...c, coef: coef2 }, x, B);
+              const r = refForward(c, x, B);
               const err = R.scaledErr(y, r);
-              if (!(err <= TOL)) failures.push(`${path} forward: k=${k} ${name} (x=${xv}) non-active rows=${poison}: y[0..2]=${Array.from(y.subarray(0, 3))} ref ${Array.from(r.subarray(0, 3)).map((v) => v.toFixed(4))}`);
+              if (!(err <= TOL)) failures.push(`${path} forward B=${B}: k=${k} ${name} (x=${xv}) non-active rows=${poison}: y[0..2]=${Array.from(y.subarray(0, 3))} ref ${Array.from(r.subarray(0, 3)).map((v) => v.toFixed(4))}`);
               // backward: dx, dwb, dws must not depend on rows that are not active either
               const grads = (cf: Float32Array) => {
-                const g = { dx: new Float32Array(1), dcoef: new Float32Array(NB * O), dwb: new Float32Array(O), dws: new Float32Array(O) };
-                native.kanBackward(g.dx, g.dcoef, g.dwb, g.dws, new Float32Array(O).fill(1), x, grid, cf, c.wb, c.ws, c.mask, 1, I, O, G, k, BASE_CODE[c.base]);
+                const g = { dx: new Float32Array(B), dcoef: new Float32Array(NB * O), dwb: new Float32Array(O), dws: new Float32Array(O) };
+                native.kanBackward(g.dx, g.dcoef, g.dwb, g.dws, new Float32Array(B * O).fill(1), x, grid, cf, c.wb, c.ws, c.mask, B, I, O, G, k, BASE_CODE[c.base]);
                 return g;
               };
               const gp = grads(coef2), gc = grads(c.coef);
               for (const key of ['dx', 'dwb', 'dws'] as const)
-                if (!(R.scaledErr(gp[key], gc[key]) <= TOL)) failures.push(`${path} backward: k=${k} ${name} (x=${xv}) non-active rows=${poison}: ${key}[0]=${gp[key][0]} (clean coef: ${gc[key][0]})`);
+                if (!(R.scaledErr(gp[key], gc[key]) <= TOL)) failures.push(`${path} backward B=${B}: k=${k} ${name} (x=${xv}) non-active rows=${poison}: ${key}[0]=${gp[key][0]} (clean coef: ${gc[key][0]})`);
             }
           }
         }

@@ -39,16 +39,18 @@ struct KanLayerArgs {
   const int* row_uni;  // (I)        2: uniform to 1e-6·h (cardinal basis), 1: to 1e-3·h (span by one
                        //            multiply, de Boor on the knots), 0: adapted (binary search)
   int B, I, O, G, k, base;
+  int fold;            // forward: 1 to fold ws·mask into a copy of each block's rows (the
+                       //          scratch has room for them; worth it with several samples per row)
 };
 
 // One instruction set's implementations. The same source (kernels_impl.inc) is compiled once per
 // instruction set; `scalar` is the plain reference twin in kernels_ref.cc.
 struct KernelTable {
   const char* name;
-  // y rows b0..b1. scratch: KAN_FWD_SCRATCH(k, O) bytes.
+  // y rows b0..b1. scratch: KAN_FWD_SCRATCH(k, O, G, a.fold) bytes.
   void (*kan_forward)(const KanLayerArgs& a, int b0, int b1, void* scratch);
   // inputs i0..i1 (each thread owns whole input rows, so no gradient reduction is needed).
-  // scratch: KAN_BWD_SCRATCH(k, O) bytes.
+  // scratch: KAN_BWD_SCRATCH(k, O, G) bytes.
   void (*kan_backward)(const KanLayerArgs& a, int i0, int i1, void* scratch);
   // C (M, N) += A (M, K) @ Bm (K, N), rows m0..m1; all row-major.
   void (*gemm)(float* C, const float* A, const float* Bm, int M, int N, int K, int m0, int m1);
@@ -65,13 +67,24 @@ struct KernelTable {
 constexpr int KAN_BWD_CHUNK = 256;
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
-constexpr size_t KAN_FWD_SCRATCH(int k, int O) {
-  return ((size_t)4 * KAN_FWD_IBLOCK * (k + 1) * (sizeof(void*) + sizeof(float)) + (size_t)KAN_FWD_IBLOCK * 8 * sizeof(float) +
-          (size_t)(2 * KAN_FWD_IBLOCK + 1) * O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
+// Output rows in scratch are padded to a multiple of 16 floats (64 bytes).
+constexpr int kan_pad_o(int O) { return (O + 15) & ~15; }
+// Forward scratch (see FwdScratch in kernels_impl.inc): wb·mask and ws·mask of a block, a zero
+// row, basis values, base values, spans, lanes, offsets, row pointers; with `fold`, the block's
+// folded coefficient rows with zero padding rows (k+1 before, k after).
+constexpr size_t KAN_FWD_SCRATCH(int k, int O, int G, bool fold) {
+  return (size_t)4 * (KAN_FWD_IBLOCK * ((size_t)kan_pad_o(O) + O + 4 * (k + 1) + 4) + O + 32 + 5 * KAN_FWD_IBLOCK) +
+         (size_t)4 * KAN_FWD_IBLOCK * (k + 1) * sizeof(void*) + 256 +
+         (fold ? (size_t)4 * KAN_FWD_IBLOCK * (G + 3 * k + 1) * kan_pad_o(O) : 0);
 }
-constexpr size_t KAN_BWD_SCRATCH(int k, int O) {
-  return ((size_t)KAN_BWD_CHUNK * (k + 1) * (2 * sizeof(void*) + 2 * sizeof(float)) + (size_t)KAN_BWD_CHUNK * 23 * sizeof(float) +
-          2 * (size_t)O * sizeof(float) + 64 * sizeof(int) + 255) & ~(size_t)63;
+constexpr size_t KAN_BWD_SCRATCH(int k, int O, int G) {
+  // (see BwdScratch in kernels_impl.inc) folded and R rows with padding rows (k+1 before, k after),
+  // 3 rows of OP, dx partials (C, 16), x and dx of an input group (2 × (16, C)), basis values,
+  // derivatives and sorted values, 3 per-sample floats; 5 per-sample ints and the buckets;
+  // stamps and the touched list
+  return (size_t)4 * (2 * (size_t)(G + 3 * k + 1) * kan_pad_o(O) + 3 * (size_t)kan_pad_o(O) +
+                      (size_t)KAN_BWD_CHUNK * (16 + 32 + 3 * (k + 1) + 3)) +
+         (size_t)4 * (6 * (size_t)KAN_BWD_CHUNK + 16 + 2 * (size_t)(G + k)) + 128;
 }
 
 namespace scalar { extern const KernelTable table; }

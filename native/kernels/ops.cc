@@ -167,8 +167,11 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const size_t per = KAN_FWD_SCRATCH(k, O);
   const int nth = threads_for((double)B * I * O * (k + 3), B);
+  // fold ws·mask into a copy of a block's rows when there are several samples per row; decided
+  // from (B, G, k) alone, so every thread count gives the same bits
+  a.fold = B >= 16 && (long)(G + k) <= 2L * B;
+  const size_t per = KAN_FWD_SCRATCH(k, O, G, a.fold != 0);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
   ThreadPool::instance().run(nth, [&](int ith, int n) {
@@ -188,7 +191,7 @@ void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const f
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const size_t per = KAN_BWD_SCRATCH(k, O);
+  const size_t per = KAN_BWD_SCRATCH(k, O, G);
   const int nth = threads_for((double)B * I * O * (3 * k + 7), I);
   thread_local std::vector<unsigned char> buf;
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
