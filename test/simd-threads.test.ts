@@ -82,6 +82,12 @@ function runAll(): Map<string, Float32Array> {
     out.set(`kan bwd dcoef [${c.name}]`, dcoef);
     out.set(`kan bwd dwb [${c.name}]`, dwb);
     out.set(`kan bwd dws [${c.name}]`, dws);
+    // without dx (a first layer): the kernels take another route (no pass 1, dwb summed with R)
+    const dcoef2 = new Float32Array(c.I * NB * c.O), dwb2 = new Float32Array(c.I * c.O), dws2 = new Float32Array(c.I * c.O);
+    native.kanBackward(null, dcoef2, dwb2, dws2, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    out.set(`kan bwd (dx null) dcoef [${c.name}]`, dcoef2);
+    out.set(`kan bwd (dx null) dwb [${c.name}]`, dwb2);
+    out.set(`kan bwd (dx null) dws [${c.name}]`, dws2);
   }
   for (const c of DENSE_CFGS) {
     const y = new Float32Array(c.B * c.O).fill(Number.NaN), z = new Float32Array(c.B * c.O).fill(Number.NaN);
