@@ -342,18 +342,28 @@ void dense_forward(float* y, float* z, const float* x, const float* W, const flo
 void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const float* x,
                     const float* z, const float* W, int B, int I, int O, int act) {
   const KernelTable& tab = T();
-  thread_local std::vector<float> dz, xT, WT;
+  thread_local std::vector<float> dz, xT, WT, dbacc;
   dz.resize((size_t)B * O);
   xT.resize((size_t)I * B);
-  for (size_t q = 0; q < (size_t)B * O; ++q) dz[q] = act == ACT_IDENTITY ? dy[q] : dy[q] * act_deriv(act, z[q]);
-  for (int o = 0; o < O; ++o) {
-    float acc = 0.0f;
-    for (int b = 0; b < B; ++b) acc += dz[(size_t)b * O + o];
-    dbias[o] += acc;
-  }
-  // dW (I,O) += x^T (I,B) @ dz (B,O): rows of dW split over threads
+  dbacc.assign((size_t)O, 0.0f);
+  float* dzw = dz.data();
+  float* xTw = xT.data();
+  // dz (element-wise) and x^T (in 32×32 blocks, so reads and writes go a cache line at a time)
+  parallel_rows(B, (double)B * (O + I) * 4, [&](long lo, long hi) {
+    for (size_t q = (size_t)lo * O; q < (size_t)hi * O; ++q) dzw[q] = act == ACT_IDENTITY ? dy[q] : dy[q] * act_deriv(act, z[q]);
+  });
+  parallel_rows((I + 31) / 32, (double)B * I * 2, [&](long lo, long hi) {
+    for (long ib = lo * 32; ib < hi * 32 && ib < I; ib += 32)
+      for (int b0 = 0; b0 < B; b0 += 32)
+        for (int i = (int)ib; i < (int)ib + 32 && i < I; ++i)
+          for (int b = b0; b < b0 + 32 && b < B; ++b) xTw[(size_t)i * B + b] = x[(size_t)b * I + i];
+  });
+  // dbias: each column summed over b in order (vectorised across columns)
+  float* dba = dbacc.data();
   for (int b = 0; b < B; ++b)
-    for (int i = 0; i < I; ++i) xT[(size_t)i * B + b] = x[(size_t)b * I + i];
+    for (int o = 0; o < O; ++o) dba[o] += dzw[(size_t)b * O + o];
+  for (int o = 0; o < O; ++o) dbias[o] += dba[o];
+  // dW (I,O) += x^T (I,B) @ dz (B,O): rows of dW split over threads
   // (thread_local buffers must not be named inside the lambdas: those run on pool threads)
   const float* xTp = xT.data();
   const float* dzp = dz.data();
@@ -363,8 +373,13 @@ void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const f
   if (dx) {
     // dx (B,I) += dz (B,O) @ W^T (O,I)
     WT.resize((size_t)O * I);
-    for (int i = 0; i < I; ++i)
-      for (int o = 0; o < O; ++o) WT[(size_t)o * I + i] = W[(size_t)i * O + o];
+    float* WTw = WT.data();
+    parallel_rows((O + 31) / 32, (double)O * I * 2, [&](long lo, long hi) {
+      for (long ob = lo * 32; ob < hi * 32 && ob < O; ob += 32)
+        for (int i0 = 0; i0 < I; i0 += 32)
+          for (int o = (int)ob; o < (int)ob + 32 && o < O; ++o)
+            for (int i = i0; i < i0 + 32 && i < I; ++i) WTw[(size_t)o * I + i] = W[(size_t)i * O + o];
+    });
     const float* WTp = WT.data();
     parallel_rows(B, (double)B * I * O, [&](long lo, long hi) {
       tab.gemm(dx, dzp, WTp, B, I, O, (int)lo, (int)hi);
