@@ -39,7 +39,6 @@ struct KanLayerArgs {
   const int* row_uni;  // (I)        2: uniform to 1e-6·h (cardinal basis), 1: to 1e-3·h (span by one
                        //            multiply, de Boor on the knots), 0: adapted (binary search)
   int B, I, O, G, k, base;
-  int i0, i1;          // forward: the inputs to sum (y = their terms only); 0, I for the layer
   int fold;            // forward: 1 to fold ws·mask into a copy of each block's rows (the
                        //          scratch has room for them; worth it with several samples per row)
 };

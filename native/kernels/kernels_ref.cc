@@ -23,7 +23,7 @@ static void kan_forward(const KanLayerArgs& a, int b0, int b1, void*) {
   const int I = a.I, O = a.O, k = a.k, NB = a.G + k;
   for (int b = b0; b < b1; ++b) {
     for (int o = 0; o < O; ++o) a.y[(size_t)b * O + o] = 0.0f;
-    for (int i = a.i0; i < a.i1; ++i) {
+    for (int i = 0; i < I; ++i) {
       float N[8];
       const int s = active_basis(a, b, i, N, nullptr);
       const float xv = a.x[(size_t)b * I + i];

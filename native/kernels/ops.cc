@@ -167,37 +167,12 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  a.i0 = 0; a.i1 = I;
-  const double work = (double)B * I * O * (k + 3);
+  const int nth = threads_for((double)B * I * O * (k + 3), B);
   // fold ws·mask into a copy of a block's rows when there are several samples per row; decided
   // from (B, G, k) alone, so every thread count gives the same bits
   a.fold = B >= 16 && (long)(G + k) <= 2L * B;
   const size_t per = KAN_FWD_SCRATCH(k, O, G, a.fold != 0);
   thread_local std::vector<unsigned char> buf;
-  // A few samples of a wide layer (a single-sample call from a service): the work is streaming
-  // the coefficient rows, so the inputs go in two halves, one per thread, each summed into its
-  // own output (y and a scratch copy) and added at the end. The split depends on the shapes
-  // alone: one thread computes the same two halves in turn, so the bits do not change.
-  if (B < 8 && I >= 8 * KAN_FWD_IBLOCK && work >= 262144.0) {
-    const int mid = (I / 2 + KAN_FWD_IBLOCK - 1) / KAN_FWD_IBLOCK * KAN_FWD_IBLOCK;
-    thread_local std::vector<float> half;
-    half.resize((size_t)B * O);
-    float* y1 = half.data();
-    unsigned char* sc = scratch_of<unsigned char>(buf, per * 2);
-    const int nth = std::min(2, ThreadPool::instance().size());
-    ThreadPool::instance().run(nth, [&](int ith, int n) {
-      for (int part = ith; part < 2; part += n) {
-        KanLayerArgs p = a;
-        p.i0 = part == 0 ? 0 : mid;
-        p.i1 = part == 0 ? mid : I;
-        if (part == 1) p.y = y1;
-        tab.kan_forward(p, 0, B, sc + per * part);
-      }
-    });
-    for (size_t q = 0; q < (size_t)B * O; ++q) y[q] += y1[q];
-    return;
-  }
-  const int nth = threads_for(work, B);
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
   ThreadPool::instance().run(nth, [&](int ith, int n) {
     long lo, hi;

@@ -1,27 +1,8 @@
 #include "thread_pool.h"
 
-#include <chrono>
 #include <cstdlib>
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define KAN_PAUSE() _mm_pause()
-#else
-#define KAN_PAUSE() ((void)0)
-#endif
 
 namespace kan {
-
-// Spin (for at most kSpinMicros) until pred() holds; false if it did not.
-template <typename Pred>
-static bool spin_until(Pred pred) {
-  constexpr long kSpinMicros = 50;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int it = 1;; ++it) {
-    if (pred()) return true;
-    KAN_PAUSE();
-    if ((it & 63) == 0 && std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(kSpinMicros)) return false;
-  }
-}
 
 ThreadPool& ThreadPool::instance() {
   // Leaked on purpose: joining threads from a static destructor at process exit can deadlock.
@@ -77,7 +58,6 @@ void ThreadPool::worker(int id, unsigned long seen) {
   for (;;) {
     const std::function<void(int, int)>* job;
     int nth;
-    spin_until([&] { return gen_pub_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_work_.wait(lk, [&] { return quit_ || generation_ != seen; });
@@ -89,7 +69,6 @@ void ThreadPool::worker(int id, unsigned long seen) {
     if (id < nth) (*job)(id, nth);
     {
       std::lock_guard<std::mutex> lk(mu_);
-      pending_pub_.store(pending_ - 1, std::memory_order_release);
       if (--pending_ == 0) cv_done_.notify_one();
     }
   }
@@ -113,13 +92,10 @@ void ThreadPool::run(int nth, const std::function<void(int, int)>& fn) {
     job_ = &fn;
     job_nth_ = nth;
     pending_ = (int)threads_.size();
-    pending_pub_.store(pending_, std::memory_order_relaxed);
     ++generation_;
-    gen_pub_.store(generation_, std::memory_order_release);
   }
   cv_work_.notify_all();
   fn(0, nth);
-  spin_until([&] { return pending_pub_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lk(mu_);
   cv_done_.wait(lk, [&] { return pending_ == 0; });
   job_ = nullptr;

@@ -3,7 +3,6 @@
 // when all are done. Calls from different threads (main, async workers, worker_threads) are
 // serialised, so each job gets the whole pool.
 #pragma once
-#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -33,11 +32,6 @@ class ThreadPool {
   const std::function<void(int, int)>* job_ = nullptr;
   int job_nth_ = 0;
   unsigned long generation_ = 0;
-  // Mirrors of generation_ and pending_ (written under mu_) that waiters spin on for a short
-  // while before sleeping: waking a sleeping thread costs tens of µs on a VM, as long as a
-  // single-sample forward.
-  std::atomic<unsigned long> gen_pub_{0};
-  std::atomic<int> pending_pub_{0};
   int pending_ = 0;
   bool quit_ = false;
   int size_ = 1;
