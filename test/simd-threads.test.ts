@@ -53,6 +53,12 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=37 O=19 G=300 k=3 B=600 silu', 37, 19, 300, 3, 600, 2, false, true),
   // ... and eagerly folded ones, except the last chunk (520 = 256+256+8 samples < 22 rows)
   kanCfg('I=21 O=9 G=20 k=2 B=520 silu adapted', 21, 9, 20, 2, 520, 2, true, true),
+  // a narrow layer (I < VW: prepass across samples) split over 2 and 3 threads at ranges that
+  // are not multiples of VW
+  kanCfg('I=5 O=50 G=29 k=2 B=589 silu', 5, 50, 29, 2, 589, 2, false, true),
+  // a few samples of a wide layer (the raw-row forward)
+  kanCfg('I=784 O=64 G=5 k=3 B=1 silu', 784, 64, 5, 3, 1, 2, false, false),
+  kanCfg('I=200 O=70 G=7 k=2 B=5 identity adapted', 200, 70, 7, 2, 5, 1, true, true),
 ];
 
 function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {

@@ -67,7 +67,7 @@ static inline void kan_basis(const float* tp, int s, float x, int k, float* N) {
   for (int r = 0; r <= k; ++r) N[r] = (float)Nd[r];
 }
 static inline void kan_basis_deriv(const float* tp, int s, float x, int k, float* N, float* D) {
-  double Nd[8], Dd[8];
+  double Nd[8], Dd[8] = {};  // (zeroed: k = 0 would leave it unwritten; silences -Wmaybe-uninitialized)
   kan_basis_t<double>(tp, s, (double)x, k, Nd, Dd);
   for (int r = 0; r <= k; ++r) {
     N[r] = (float)Nd[r];
