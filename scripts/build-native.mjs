@@ -1,8 +1,10 @@
 // Builds the addon with cmake-js (the build of record) into build/Release/kan_native.node.
-// Used by `npm install` when no matching prebuild loads, and by `npm run build`.
+// Used by `npm install` when no matching prebuild loads, and by `npm run build` (incremental when
+// build/ is already configured).
 // cmake-js uses node-api-headers (package.json "binary.napi_versions"), so nothing is downloaded.
 // Extra arguments are passed to cmake-js (e.g. --CDKAN_SANITIZE=ON).
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,10 @@ try {
     'Install the dev dependencies (npm install) or use a platform with a prebuild in prebuilds/.');
   process.exit(1);
 }
-const args = [cli, 'rebuild', '--log-level', 'warn', ...process.argv.slice(2)];
+// An already configured build/ (no extra arguments) is built incrementally; anything else is
+// configured from scratch.
+const extra = process.argv.slice(2);
+const incremental = extra.length === 0 && existsSync(join(root, 'build', 'CMakeCache.txt'));
+const args = [cli, incremental ? 'build' : 'rebuild', '--log-level', 'warn', ...extra];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);
