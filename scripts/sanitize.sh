@@ -89,8 +89,15 @@ cat > "$OUT/o1-launcher.sh" <<'EOF'
 exec "$@" -O1 -g1 -fno-omit-frame-pointer
 EOF
 chmod +x "$OUT/o1-launcher.sh"
+# A CPU without AVX-512 cannot run those kernels, so neither build compiles them there (each
+# sanitized kernel unit takes about a minute of compile).
+AVX512_ON=ON
+if [ "$(uname -m)" = x86_64 ] && ! grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+  AVX512_ON=OFF
+  echo "(this CPU has no AVX-512: the AVX-512 kernels are left out of the sanitized builds)"
+fi
 if ! (cd "$ROOT" && node node_modules/cmake-js/bin/cmake-js build -O "$OUT" --log-level warn -p $JOBS \
-      --CDKAN_SANITIZE=ON "--CDCMAKE_CXX_COMPILER_LAUNCHER=$OUT/o1-launcher.sh") > "$LOGDIR/addon-build.log" 2>&1; then
+      --CDKAN_SANITIZE=ON "--CDKAN_AVX512=$AVX512_ON" "--CDCMAKE_CXX_COMPILER_LAUNCHER=$OUT/o1-launcher.sh") > "$LOGDIR/addon-build.log" 2>&1; then
   tail -n 40 "$LOGDIR/addon-build.log"
   finding "addon build failed"
   echo "sanitize.sh: cannot go on without the sanitized addon" >&2
@@ -111,8 +118,17 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
   AVX512="-mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma -mprefer-vector-width=512 -Wno-maybe-uninitialized -Wno-uninitialized"
   # object: source: extra flags (rebuilt when the source or any kernel header is newer)
   units=("ops:$K/ops.cc:" "thread_pool:$K/thread_pool.cc:" "kernels_ref:$K/kernels_ref.cc:" "kernels_base:$K/kernels_base.cc:"
-         "kernels_avx2:$K/kernels_avx2.cc:-mavx2 -mfma" "kernels_avx512:$K/kernels_avx512.cc:$AVX512"
-         "fuzz_kernels:$ROOT/native/fuzz/fuzz_kernels.cc:")
+         "kernels_avx2:$K/kernels_avx2.cc:-mavx2 -mfma" "fuzz_kernels:$ROOT/native/fuzz/fuzz_kernels.cc:")
+  AVX512_OBJ="$FZ/kernels_avx512.o"
+  if [ $AVX512_ON = ON ]; then
+    units+=("kernels_avx512:$K/kernels_avx512.cc:$AVX512")
+  else
+    CXXFLAGS_SAN="$CXXFLAGS_SAN -DKAN_NO_AVX512"
+    AVX512_OBJ=""
+  fi
+  # objects built with the other AVX-512 setting are stale
+  if [ "$(cat "$FZ/avx512.setting" 2>/dev/null)" != "$AVX512_ON" ]; then rm -f "$FZ"/*.o; fi
+  echo "$AVX512_ON" > "$FZ/avx512.setting"
   newest_header=$(ls -t "$K"/*.h "$K"/*.inc | head -n 1)
   pids=(); fail=0
   for u in "${units[@]}"; do
@@ -128,7 +144,7 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
   if [ $fail = 0 ]; then
     # shellcheck disable=SC2086
     g++ $CXXFLAGS_SAN "$FZ"/ops.o "$FZ"/thread_pool.o "$FZ"/kernels_ref.o "$FZ"/kernels_base.o "$FZ"/kernels_avx2.o \
-      "$FZ"/kernels_avx512.o "$FZ"/fuzz_kernels.o -pthread -o "$FZ/fuzz_kernels" > "$LOGDIR/cc-link.log" 2>&1 || fail=1
+      $AVX512_OBJ "$FZ"/fuzz_kernels.o -pthread -o "$FZ/fuzz_kernels" > "$LOGDIR/cc-link.log" 2>&1 || fail=1
   fi
   if [ $fail = 1 ]; then
     cat "$LOGDIR"/cc-*.log | grep -E "error|Error" | head -n 40

@@ -34,7 +34,9 @@ static const KernelTable* table_for(const std::string& name) {
   if (name == "baseline") return &base::table;
 #if defined(__x86_64__) || defined(_M_X64)
   if (name == "avx2") return &avx2::table;
+#ifndef KAN_NO_AVX512  // (left out of some test builds, see CMakeLists.txt)
   if (name == "avx512") return &avx512::table;
+#endif
 #endif
   return nullptr;
 }
