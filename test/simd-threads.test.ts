@@ -49,9 +49,10 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=16 O=70 G=7 k=4 B=9 silu adapted', 16, 70, 7, 4, 9, 2, true, true),
   kanCfg('I=40 O=1 G=5 k=3 B=300 identity', 40, 1, 5, 3, 300, 1, false, true),
   // backward: input groups with a tail (37 = 16+16+5), every output tile kind (19 = 16+1+2), and
-  // both row modes: lazily folded rows (303 rows > a 256-sample chunk) ...
+  // both row modes: the first 512-sample chunk takes its 303 rows eagerly, the last 88 samples
+  // lazily (more rows than samples) ...
   kanCfg('I=37 O=19 G=300 k=3 B=600 silu', 37, 19, 300, 3, 600, 2, false, true),
-  // ... and eagerly folded ones, except the last chunk (520 = 256+256+8 samples < 22 rows)
+  // ... and a short last chunk after an eager one (520 = 512 + 8 samples, 8 < 22 rows)
   kanCfg('I=21 O=9 G=20 k=2 B=520 silu adapted', 21, 9, 20, 2, 520, 2, true, true),
   // a narrow layer (I < VW: prepass across samples) split over 2 and 3 threads at ranges that
   // are not multiples of VW

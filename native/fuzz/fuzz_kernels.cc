@@ -501,7 +501,7 @@ KanBounds kan_bounds(const KanCase& c) {
 
 KanCase make_kan_case(Rng& r, const Ctx& ctx, bool allow_extreme) {
   KanCase c;
-  c.B = r.chance(0.06) ? r.irange(65, 600) : r.irange(0, 64);  // > 256 crosses a backward chunk
+  c.B = r.chance(0.06) ? r.irange(65, 1100) : r.irange(0, 64);  // > 512 crosses a backward chunk
   c.I = r.irange(1, 20);
   c.O = r.irange(1, 40);
   c.G = r.chance(0.1) ? r.irange(51, 300) : r.irange(1, 50);

@@ -64,7 +64,7 @@ struct KernelTable {
   double (*fma_probe)(long iters, float* sink);
 };
 
-constexpr int KAN_BWD_CHUNK = 256;
+constexpr int KAN_BWD_CHUNK = 512;
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
 // Output rows in scratch are padded to a multiple of 16 floats (64 bytes).
