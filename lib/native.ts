@@ -47,6 +47,7 @@ export interface Binding {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   peakGflops(threads: number, seconds: number): number;
+  readBandwidth(bytes: number, threads: number, seconds: number): number;
 }
 
 export type SimdPath = 'avx512' | 'avx2' | 'baseline' | 'scalar';
@@ -102,4 +103,10 @@ export function setNumThreads(n: number): void {
 /** FMA throughput of the active SIMD path over `threads` threads, in GFLOP/s. */
 export function peakGflops(threads = getNumThreads(), seconds = 0.25): number {
   return native.peakGflops(threads, seconds);
+}
+/** Read bandwidth (GB/s) of the active SIMD path over a warm working set of `bytes` (4 KiB–1 GiB)
+ *  split across `threads` threads (at most the pool size): what streaming that many bytes from
+ *  wherever they fit can do. */
+export function readBandwidth(bytes: number, threads = getNumThreads(), seconds = 0.25): number {
+  return native.readBandwidth(bytes, threads, seconds);
 }

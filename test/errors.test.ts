@@ -415,6 +415,9 @@ const rawCases: RawCase[] = [
   ['setNumThreads: 0', call('setNumThreads', [0]), RangeError, /for n but received 0/],
   ['setNumThreads: a string', call('setNumThreads', ['2']), TypeError, /Expected integer for n/],
   ['peakGflops: 0 seconds', call('peakGflops', [1, 0]), RangeError, /seconds in \(0, 60\]/],
+  ['readBandwidth: 100 bytes', call('readBandwidth', [100, 1, 0.01]), RangeError, /for bytes but received 100/],
+  ['readBandwidth: threads a string', call('readBandwidth', [65536, '1', 0.01]), TypeError, /Expected integer for threads/],
+  ['readBandwidth: 61 seconds', call('readBandwidth', [65536, 1, 61]), RangeError, /seconds in \(0, 60\]/],
 ];
 
 describe('raw binding with wrong types and lengths', () => {

@@ -1,10 +1,11 @@
-// system.cc — N-API glue for the SIMD path, the thread pool and the FMA peak probe.
+// system.cc — N-API glue for the SIMD path, the thread pool, the FMA peak and read probes.
 //
 // [sync] simd() -> "avx512" | "avx2" | "baseline" | "scalar"
 // [sync] simdAvailable() -> string[]
 // [sync] setSimd(name) -> throws RangeError if unknown or unsupported on this CPU
 // [sync] getNumThreads() / setNumThreads(n)
 // [sync] peakGflops(threads, seconds) -> GFLOP/s of independent FMA chains on the active path
+// [sync] readBandwidth(bytes, threads, seconds) -> GB/s reading a warm working set of `bytes`
 #include "../kernels/ops.h"
 #include "common.h"
 
@@ -43,6 +44,15 @@ static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kan::peak_gflops(nth, sec));
 }
 
+static Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const double bytes = (double)a.integer(0, "bytes", 4096, (int64_t)1 << 30);
+  const int nth = (int)a.integer(1, "threads", 1, 256);
+  const double sec = a.number(2, "seconds");
+  if (!(sec > 0.0 && sec <= 60.0)) throw Napi::RangeError::New(info.Env(), "Expected seconds in (0, 60]");
+  return Napi::Number::New(info.Env(), kan::read_gbps((size_t)bytes, nth, sec));
+}
+
 void init_system(Napi::Env env, Napi::Object exports) {
   exports.Set("simd", Napi::Function::New<guarded<Simd>>(env, "simd"));
   exports.Set("simdAvailable", Napi::Function::New<guarded<SimdAvailable>>(env, "simdAvailable"));
@@ -50,6 +60,7 @@ void init_system(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New<guarded<GetNumThreads>>(env, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
   exports.Set("peakGflops", Napi::Function::New<guarded<PeakGflops>>(env, "peakGflops"));
+  exports.Set("readBandwidth", Napi::Function::New<guarded<ReadBandwidth>>(env, "readBandwidth"));
 }
 
 }  // namespace kanb

@@ -62,6 +62,9 @@ struct KernelTable {
   // FMA throughput probe: `iters` rounds of independent FMA chains; returns the flops done and
   // writes a value derived from the chains to *sink so the work cannot be optimised away.
   double (*fma_probe)(long iters, float* sink);
+  // Read-bandwidth probe: sums p[0..n) (64-byte aligned, n a multiple of 64) with independent
+  // accumulators into *sink; returns the bytes read.
+  double (*read_probe)(const float* p, size_t n, float* sink);
 };
 
 constexpr int KAN_BWD_CHUNK = 512;

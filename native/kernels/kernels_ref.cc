@@ -110,9 +110,17 @@ static double fma_probe(long iters, float* sink) {
   return 8.0 * (double)iters;
 }
 
+static double read_probe(const float* p, size_t n, float* sink) {
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (size_t q = 0; q < n; q += 4)
+    for (int c = 0; c < 4; ++c) acc[c] += p[q + c];
+  *sink += acc[0] + acc[1] + acc[2] + acc[3];
+  return 4.0 * (double)n;
+}
+
 }  // namespace
 
-extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe};
+extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe, read_probe};
 
 }  // namespace scalar
 }  // namespace kan

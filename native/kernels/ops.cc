@@ -461,4 +461,30 @@ double peak_gflops(int nth, double seconds) {
   return total / dt / 1e9;
 }
 
+double read_gbps(size_t bytes, int nth, double seconds) {
+  const KernelTable& tab = T();
+  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // the pool runs no more
+  // each thread reads its own share (whole 64-float lines), warm from one untimed pass
+  const size_t per = std::max<size_t>(64, (bytes / 4 / (size_t)nth + 63) / 64 * 64);
+  std::vector<float> buf((size_t)nth * per + 16, 1.0f);
+  float* base = (float*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);
+  std::vector<double> done(nth, 0.0), secs(nth, 0.0);
+  std::vector<float> sink(nth, 0.0f);
+  ThreadPool::instance().run(nth, [&](int ith, int) {
+    const float* p = base + (size_t)ith * per;
+    tab.read_probe(p, per, &sink[ith]);
+    auto start = std::chrono::steady_clock::now();
+    double el = 0.0;
+    while (el < seconds) {
+      done[ith] += tab.read_probe(p, per, &sink[ith]);
+      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    secs[ith] = el;
+  });
+  double total = 0.0;
+  for (int t = 0; t < nth; ++t)
+    if (secs[t] > 0.0) total += done[t] / secs[t];
+  return total / 1e9;
+}
+
 }  // namespace kan

@@ -63,5 +63,8 @@ void sgd_step(float* p, float* buf, const float* g, size_t n, float lr, float mo
 // FMA throughput probe: independent FMA chains on the active SIMD path over nth threads.
 // Returns GFLOP/s (2 flops per FMA lane).
 double peak_gflops(int nth, double seconds);
+// Read bandwidth (GB/s) of the active path over a working set of `bytes`, split across nth
+// threads (at most the pool's size), each share warm in cache from an untimed pass.
+double read_gbps(size_t bytes, int nth, double seconds);
 
 }  // namespace kan
