@@ -88,10 +88,10 @@ constexpr size_t KAN_FWD_SCRATCH(int k, int O, int G, bool fold) {
 constexpr size_t KAN_BWD_SCRATCH(int k, int O, int G) {
   // (see BwdScratch in kernels_impl.inc) folded and R rows with padding rows (k+1 before, k after),
   // 3 rows of OP, dx partials (C, 16), x and dx of an input group (2 × (16, C)), basis values,
-  // derivatives and sorted values, 2 per-sample floats, the dy tail (C, 16); 5 per-sample ints
-  // and the buckets; stamps and the touched list
+  // derivatives and sorted values, 2 per-sample floats, the chunk's dy in panels (C, O rounded up
+  // to 32); 5 per-sample ints and the buckets; stamps and the touched list
   return (size_t)4 * (2 * (size_t)(G + 3 * k + 1) * kan_pad_o(O) + 3 * (size_t)kan_pad_o(O) +
-                      (size_t)KAN_BWD_CHUNK * (16 + 32 + 3 * (k + 1) + 2 + 16)) +
+                      (size_t)KAN_BWD_CHUNK * (16 + 32 + 3 * (k + 1) + 2 + (((size_t)O + 31) & ~(size_t)31))) +
          (size_t)4 * (6 * (size_t)KAN_BWD_CHUNK + 16 + 2 * (size_t)(G + k)) + 128;
 }
 
