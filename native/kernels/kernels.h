@@ -74,15 +74,15 @@ constexpr int KAN_FWD_IBLOCK = 16;
 constexpr int kan_pad_o(int O) { return (O + 15) & ~15; }
 // Forward scratch (see FwdScratch in kernels_impl.inc): wb·mask and ws·mask of a block, a zero
 // row, basis values, base values, spans, lanes, offsets, row pointers; with `fold`, the block's
-// folded coefficient rows with zero padding rows (k+1 before, k after), in panels of up to 32
-// outputs (O rounded up to 32 columns).
+// folded coefficient rows with zero padding rows (k+1 before, k after), in panels of up to 64
+// outputs (O rounded up to 64 columns).
 constexpr int KAN_FWD_SLOTS = 16;  // per-sample row-pointer slots (max of the register tile and VW)
 constexpr int KAN_FWD_CHUNK = 64;  // per-sample prepass slots (the folded form's sample chunk)
 constexpr size_t KAN_FWD_SCRATCH(int k, int O, int G, bool fold) {
   return (size_t)4 * (KAN_FWD_IBLOCK * ((size_t)kan_pad_o(O) + O + KAN_FWD_CHUNK * (k + 2)) + O) +
          (size_t)4 * (KAN_FWD_IBLOCK * (1 + KAN_FWD_CHUNK) + 64) +
          (size_t)KAN_FWD_SLOTS * KAN_FWD_IBLOCK * (k + 1) * sizeof(void*) + 256 +
-         (fold ? (size_t)4 * KAN_FWD_IBLOCK * (G + 3 * k + 1) * (((size_t)O + 31) & ~(size_t)31) : 0);
+         (fold ? (size_t)4 * KAN_FWD_IBLOCK * (G + 3 * k + 1) * (((size_t)O + 63) & ~(size_t)63) : 0);
 }
 
 constexpr size_t KAN_BWD_SCRATCH(int k, int O, int G) {
