@@ -125,6 +125,14 @@ console.log(`kan-native bench — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().l
 const peak = peakGflops(threads, quick ? 0.2 : 0.5);
 const peak1 = peakGflops(1, quick ? 0.2 : 0.5);
 console.log(`FMA peak probe (independent FMA chains, ${path}): ${peak.toFixed(1)} GFLOP/s on ${threads} threads, ${peak1.toFixed(1)} on 1`);
+// The L1 load rate bounds the KAN forward's tiles (one coefficient-row load per FMA, plus
+// broadcasts): vector loads per cycle, with the clock taken from the 1-thread FMA probe (two FMA
+// pipes assumed).
+const lanes = ({ avx512: 16, avx2: 8, baseline: 4, scalar: 1 } as Record<string, number>)[path] ?? 8;
+const l1GBs = readBandwidth(16384, 1, quick ? 0.2 : 0.5);
+const ghz = peak1 / (2 * 2 * lanes);
+const l1LoadsPerCycle = l1GBs / (lanes * 4) / ghz;
+console.log(`read probe, 16 KB (L1), 1 thread: ${l1GBs.toFixed(1)} GB/s = ${l1LoadsPerCycle.toFixed(2)} vector loads per cycle (clock from the FMA probe: ${ghz.toFixed(2)} GHz)`);
 
 interface Row {
   config: string; model: string; B: number; validationMaxRelDiff: number;
@@ -271,7 +279,7 @@ for (const t of targets) console.log(`  ${t.ok ? 'met    ' : 'NOT MET'}  ${t.nam
 writeFileSync('bench.json', JSON.stringify({
   date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: path, threads, quick,
   flopsFormula: 'KAN: 2(k+3) per (sample,input,output) forward, 2(3k+7) backward; dense: 2IO forward, 4IO backward',
-  peakGflops: peak, peakGflops1Thread: peak1, rows, singleSampleForwardMicros: latency,
+  peakGflops: peak, peakGflops1Thread: peak1, l1ReadGBs1Thread: l1GBs, l1LoadsPerCycle, rows, singleSampleForwardMicros: latency,
   singleSampleBytes: singleBytes, readProbeGBs1Thread: readGBs, singleSampleReadBoundMicros: readMicros, onnx: onnxRow, heap, rss,
   gridRatioEoverA: gridRatio, targets,
 }, null, 2));
