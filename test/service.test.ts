@@ -250,8 +250,9 @@ describe('1,000 concurrent forwardAsync calls during train() see whole steps', (
           optimizer: 'adam', lr: 0.01, steps: 50, batchSize: 128, async: mode, seed: 4,
           onStep: () => {
             snaps.push(model.params.slice());
-            // A few calls fired right between two steps.
-            for (let q = 0; q < 2 && calls.length < 1000; q++) pending.push(fire());
+            // Calls fired right between two steps: 12 per step, so that at least 40 + 49·12 = 628
+            // are out before the last step however few event-loop turns a (fast) step leaves.
+            for (let q = 0; q < 12 && calls.length < 1000; q++) pending.push(fire());
           },
         });
         let finished = false;
