@@ -92,7 +92,8 @@ constexpr size_t KAN_BWD_SCRATCH(int k, int O, int G) {
   // to 32); 5 per-sample ints and the buckets; stamps and the touched list
   return (size_t)4 * (2 * (size_t)(G + 3 * k + 1) * kan_pad_o(O) + 3 * (size_t)kan_pad_o(O) +
                       (size_t)KAN_BWD_CHUNK * (16 + 32 + 3 * (k + 1) + 2 + (((size_t)O + 31) & ~(size_t)31))) +
-         (size_t)4 * (6 * (size_t)KAN_BWD_CHUNK + 16 + 2 * (size_t)(G + k)) + 128;
+         (size_t)4 * (6 * (size_t)KAN_BWD_CHUNK + 16 + 2 * (size_t)(G + k)) + 128 +
+         (size_t)4 * 3 * ((size_t)KAN_BWD_CHUNK + 8);  // three more copies of the sort's buckets
 }
 
 namespace scalar { extern const KernelTable table; }
