@@ -32,7 +32,7 @@
     {
       "target_name": "kan_avx2",
       "type": "static_library",
-      "sources": ["native/kernels/kernels_avx2.cc"],
+      "sources": ["native/kernels/kernels_avx2.cc", "native/kernels/kernels_w16.cc"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["<@(kan_cflags)", "-fPIC", "-mavx2", "-mfma"]

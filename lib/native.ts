@@ -50,7 +50,12 @@ export interface Binding {
   readBandwidth(bytes: number, threads: number, seconds: number): number;
 }
 
-export type SimdPath = 'avx512' | 'avx2' | 'baseline' | 'scalar';
+/**
+ * 'w16' is a testing path: the AVX-512 path's kernel code (16 lanes, its panel widths and tile
+ * shapes) with each vector a pair of AVX2 vectors, so that code can be tested on CPUs without
+ * AVX-512. It is listed by simdAvailable() after the real paths and never chosen automatically.
+ */
+export type SimdPath = 'avx512' | 'avx2' | 'baseline' | 'scalar' | 'w16';
 
 /** The package root: the nearest folder above this file with kan-native's package.json. */
 export function packageRoot(): string {
@@ -82,7 +87,7 @@ export const native: Binding = load();
 
 /** The SIMD path the kernels use: 'avx512', 'avx2', 'baseline' (SSE2/NEON) or 'scalar'. */
 export function simd(): SimdPath { return native.simd(); }
-/** SIMD paths this CPU supports, best first. */
+/** SIMD paths this CPU supports, best first ('w16', a testing path, last). */
 export function simdAvailable(): SimdPath[] { return native.simdAvailable(); }
 /**
  * Switch the SIMD path for the whole process (for tests and benchmarks; KAN_SIMD in the

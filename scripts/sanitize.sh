@@ -118,7 +118,8 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
   AVX512="-mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma -mprefer-vector-width=512 -Wno-maybe-uninitialized -Wno-uninitialized"
   # object: source: extra flags (rebuilt when the source or any kernel header is newer)
   units=("ops:$K/ops.cc:" "thread_pool:$K/thread_pool.cc:" "kernels_ref:$K/kernels_ref.cc:" "kernels_base:$K/kernels_base.cc:"
-         "kernels_avx2:$K/kernels_avx2.cc:-mavx2 -mfma" "fuzz_kernels:$ROOT/native/fuzz/fuzz_kernels.cc:")
+         "kernels_avx2:$K/kernels_avx2.cc:-mavx2 -mfma" "kernels_w16:$K/kernels_w16.cc:-mavx2 -mfma"
+         "fuzz_kernels:$ROOT/native/fuzz/fuzz_kernels.cc:")
   AVX512_OBJ="$FZ/kernels_avx512.o"
   if [ $AVX512_ON = ON ]; then
     units+=("kernels_avx512:$K/kernels_avx512.cc:$AVX512")
@@ -143,7 +144,7 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
   for p in "${pids[@]}"; do wait "$p" || fail=1; done
   if [ $fail = 0 ]; then
     # shellcheck disable=SC2086
-    g++ $CXXFLAGS_SAN "$FZ"/ops.o "$FZ"/thread_pool.o "$FZ"/kernels_ref.o "$FZ"/kernels_base.o "$FZ"/kernels_avx2.o \
+    g++ $CXXFLAGS_SAN "$FZ"/ops.o "$FZ"/thread_pool.o "$FZ"/kernels_ref.o "$FZ"/kernels_base.o "$FZ"/kernels_avx2.o "$FZ"/kernels_w16.o \
       $AVX512_OBJ "$FZ"/fuzz_kernels.o -pthread -o "$FZ/fuzz_kernels" > "$LOGDIR/cc-link.log" 2>&1 || fail=1
   fi
   if [ $fail = 1 ]; then

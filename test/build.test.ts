@@ -24,7 +24,7 @@ import type { Binding, SimdPath } from '../lib/native.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rootRequire = createRequire(join(ROOT, 'package.json'));
 const MAIN_ADDON = join(ROOT, 'build', 'Release', 'kan_native.node');
-const KNOWN_PATHS: SimdPath[] = ['avx512', 'avx2', 'baseline', 'scalar'];
+const KNOWN_PATHS: SimdPath[] = ['avx512', 'avx2', 'baseline', 'scalar', 'w16'];
 const PLATFORM_DIR = `${process.platform}-${process.arch}`;
 const BUILD_TIMEOUT_MS = 300_000;
 

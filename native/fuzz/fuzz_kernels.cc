@@ -41,6 +41,7 @@
 // Build (plain g++, per-file -m flags as in CMakeLists.txt; scripts/sanitize.sh does this):
 //   for f in ops thread_pool kernels_ref kernels_base; do g++ -std=c++17 -O1 -c native/kernels/$f.cc; done
 //   g++ -std=c++17 -O1 -mavx2 -mfma -c native/kernels/kernels_avx2.cc
+//   g++ -std=c++17 -O1 -mavx2 -mfma -c native/kernels/kernels_w16.cc
 //   g++ -std=c++17 -O1 -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma -c native/kernels/kernels_avx512.cc
 //   g++ -std=c++17 -O1 -c native/fuzz/fuzz_kernels.cc && g++ *.o -pthread -o fuzz_kernels
 //   (add -fsanitize=address,undefined -fno-omit-frame-pointer to every step for the sanitizer build)
@@ -1113,7 +1114,7 @@ int main(int argc, char** argv) {
   const vector<std::string> paths = simd_available();
   // simd_set refuses unknown names and paths this CPU lacks
   if (simd_set("no-such-path")) fail("simd_set accepted an unknown path");
-  for (const char* p : {"avx512", "avx2", "baseline", "scalar"})
+  for (const char* p : {"avx512", "avx2", "baseline", "scalar", "w16"})
     if (simd_set(p) != (std::find(paths.begin(), paths.end(), p) != paths.end())) fail("simd_set(%s) disagrees with simd_available", p);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&]() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };

@@ -101,6 +101,7 @@ namespace base { extern const KernelTable table; }
 #if defined(__x86_64__) || defined(_M_X64)
 namespace avx2 { extern const KernelTable table; }
 namespace avx512 { extern const KernelTable table; }
+namespace w16 { extern const KernelTable table; }  // AVX-512's kernel code on AVX2 (testing)
 #endif
 
 }  // namespace kan

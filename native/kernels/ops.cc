@@ -20,7 +20,7 @@ static bool cpu_supports(const std::string& name) {
   if (name == "scalar" || name == "baseline") return true;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (name == "avx2" || name == "w16") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (name == "avx512")
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
@@ -34,6 +34,7 @@ static const KernelTable* table_for(const std::string& name) {
   if (name == "baseline") return &base::table;
 #if defined(__x86_64__) || defined(_M_X64)
   if (name == "avx2") return &avx2::table;
+  if (name == "w16") return &w16::table;
 #ifndef KAN_NO_AVX512  // (left out of some test builds, see CMakeLists.txt)
   if (name == "avx512") return &avx512::table;
 #endif
@@ -58,7 +59,7 @@ const char* simd_name() { return T().name; }
 
 std::vector<std::string> simd_available() {
   std::vector<std::string> out;
-  for (const char* n : {"avx512", "avx2", "baseline", "scalar"})
+  for (const char* n : {"avx512", "avx2", "baseline", "scalar", "w16"})
     if (table_for(n) && cpu_supports(n)) out.push_back(n);
   return out;
 }

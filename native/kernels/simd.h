@@ -18,7 +18,93 @@
 #pragma once
 #include <stdint.h>
 
-#if defined(__AVX512F__)
+#if defined(KAN_EMU16) && defined(__AVX2__) && defined(__FMA__)
+// 16 lanes as pairs of AVX2 vectors (kernels_w16.cc): the AVX-512 path's kernel code — its
+// vector width, panel widths and tile shapes — run on a CPU without AVX-512, so the tests can
+// exercise that code everywhere. Lane for lane the same operations as the AVX-512 macros below.
+#include <immintrin.h>
+#define KAN_VW 16
+struct VF { __m256 l, h; };
+struct VI { __m256i l, h; };
+struct VM { __m256 l, h; };
+#define KAN_W16_F2(name, op) \
+  static inline VF name(VF a, VF b) { return {op(a.l, b.l), op(a.h, b.h)}; }
+KAN_W16_F2(kan16_add, _mm256_add_ps)
+KAN_W16_F2(kan16_sub, _mm256_sub_ps)
+KAN_W16_F2(kan16_mul, _mm256_mul_ps)
+KAN_W16_F2(kan16_div, _mm256_div_ps)
+KAN_W16_F2(kan16_min, _mm256_min_ps)
+KAN_W16_F2(kan16_max, _mm256_max_ps)
+#undef KAN_W16_F2
+static inline VF kan16_load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+static inline void kan16_store(float* p, VF v) { _mm256_storeu_ps(p, v.l); _mm256_storeu_ps(p + 8, v.h); }
+static inline VF kan16_set1(float s) { return {_mm256_set1_ps(s), _mm256_set1_ps(s)}; }
+static inline VF kan16_fma(VF a, VF b, VF c) { return {_mm256_fmadd_ps(a.l, b.l, c.l), _mm256_fmadd_ps(a.h, b.h, c.h)}; }
+static inline float kan16_reduce(VF v) {  // the halves added first, as _mm512_reduce_add_ps does
+  const __m256 t = _mm256_add_ps(v.l, v.h);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+static inline VI kan16_iload(const void* p) {
+  const __m256i* q = (const __m256i*)p;
+  return {_mm256_loadu_si256(q), _mm256_loadu_si256(q + 1)};
+}
+static inline void kan16_istore(void* p, VI v) {
+  __m256i* q = (__m256i*)p;
+  _mm256_storeu_si256(q, v.l);
+  _mm256_storeu_si256(q + 1, v.h);
+}
+static inline VI kan16_iset1(int s) { return {_mm256_set1_epi32(s), _mm256_set1_epi32(s)}; }
+static inline VI kan16_iadd(VI a, VI b) { return {_mm256_add_epi32(a.l, b.l), _mm256_add_epi32(a.h, b.h)}; }
+static inline VI kan16_imin(VI a, VI b) { return {_mm256_min_epi32(a.l, b.l), _mm256_min_epi32(a.h, b.h)}; }
+static inline VI kan16_imax(VI a, VI b) { return {_mm256_max_epi32(a.l, b.l), _mm256_max_epi32(a.h, b.h)}; }
+static inline VI kan16_cvtt(VF v) { return {_mm256_cvttps_epi32(v.l), _mm256_cvttps_epi32(v.h)}; }
+static inline VF kan16_cvtf(VI v) { return {_mm256_cvtepi32_ps(v.l), _mm256_cvtepi32_ps(v.h)}; }
+static inline VF kan16_asf(VI v) { return {_mm256_castsi256_ps(v.l), _mm256_castsi256_ps(v.h)}; }
+static inline VI kan16_shl23(VI v) { return {_mm256_slli_epi32(v.l, 23), _mm256_slli_epi32(v.h, 23)}; }
+static inline VF kan16_gather(const float* p, VI vi) {
+  return {_mm256_i32gather_ps(p, vi.l, 4), _mm256_i32gather_ps(p, vi.h, 4)};
+}
+template <int CMP>
+static inline VM kan16_cmp(VF a, VF b) { return {_mm256_cmp_ps(a.l, b.l, CMP), _mm256_cmp_ps(a.h, b.h, CMP)}; }
+static inline VM kan16_mand(VM a, VM b) { return {_mm256_and_ps(a.l, b.l), _mm256_and_ps(a.h, b.h)}; }
+static inline VF kan16_sel(VM m, VF a, VF b) { return {_mm256_blendv_ps(b.l, a.l, m.l), _mm256_blendv_ps(b.h, a.h, m.h)}; }
+static inline VI kan16_isel(VM m, VI a, VI b) {
+  const VF r = kan16_sel(m, kan16_asf(a), kan16_asf(b));
+  return {_mm256_castps_si256(r.l), _mm256_castps_si256(r.h)};
+}
+#define VLOAD(p) kan16_load(p)
+#define VSTORE(p, v) kan16_store((p), (v))
+#define VSET1(s) kan16_set1(s)
+#define VZERO() kan16_set1(0.0f)
+#define VADD(a, b) kan16_add((a), (b))
+#define VMUL(a, b) kan16_mul((a), (b))
+#define VFMA(a, b, c) kan16_fma((a), (b), (c))
+#define VREDUCE(v) kan16_reduce(v)
+#define VSUB(a, b) kan16_sub((a), (b))
+#define VDIV(a, b) kan16_div((a), (b))
+#define VMIN(a, b) kan16_min((a), (b))
+#define VMAX(a, b) kan16_max((a), (b))
+#define VILOAD(p) kan16_iload(p)
+#define VISTORE(p, v) kan16_istore((p), (v))
+#define VISET1(s) kan16_iset1(s)
+#define VIADD(a, b) kan16_iadd((a), (b))
+#define VIMIN(a, b) kan16_imin((a), (b))
+#define VIMAX(a, b) kan16_imax((a), (b))
+#define VCVTT(v) kan16_cvtt(v)
+#define VCVTF(v) kan16_cvtf(v)
+#define VASF(v) kan16_asf(v)
+#define VSHL23(v) kan16_shl23(v)
+#define VGATHER(p, vi) kan16_gather((p), (vi))
+#define VLT(a, b) kan16_cmp<_CMP_LT_OQ>((a), (b))
+#define VGE(a, b) kan16_cmp<_CMP_GE_OQ>((a), (b))
+#define VGT(a, b) kan16_cmp<_CMP_GT_OQ>((a), (b))
+#define VMAND(a, b) kan16_mand((a), (b))
+#define VSEL(m, a, b) kan16_sel((m), (a), (b))
+#define VISEL(m, a, b) kan16_isel((m), (a), (b))
+#elif defined(__AVX512F__)
 #include <immintrin.h>
 #define KAN_VW 16
 typedef __m512 VF;
