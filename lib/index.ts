@@ -10,7 +10,7 @@ export { LBFGS, type LBFGSOptions, type Closure } from './lbfgs.js';
 export { updateGrid, updateGridAsync, extendGrid, type GridUpdateOptions } from './grid.js';
 export { toOnnx, exportOnnx, verifyOnnx, type OnnxOptions, type VerifyResult } from './onnx/export.js';
 export { ModelFileError, MAGIC, FORMAT_VERSION } from './io.js';
-export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, type SimdPath } from './native.js';
+export { simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, tileGflops, TILES, type Tile, type SimdPath } from './native.js';
 export { Rng } from './rng.js';
 
 import { kanReader } from './kan.js';

@@ -48,6 +48,7 @@ export interface Binding {
   setNumThreads(n: number): void;
   peakGflops(threads: number, seconds: number): number;
   readBandwidth(bytes: number, threads: number, seconds: number): number;
+  tileGflops(tile: number, threads: number, seconds: number): number;
 }
 
 /**
@@ -114,4 +115,21 @@ export function peakGflops(threads = getNumThreads(), seconds = 0.25): number {
  *  wherever they fit can do. */
 export function readBandwidth(bytes: number, threads = getNumThreads(), seconds = 0.25): number {
   return native.readBandwidth(bytes, threads, seconds);
+}
+/** The register tiles tileGflops() can run. */
+export const TILES = ['forward', 'backward-rows', 'backward-dx'] as const;
+export type Tile = (typeof TILES)[number];
+/**
+ * GFLOP/s of one of the KAN kernels' own register tiles (k = 3, G = 5) with every operand in L1,
+ * over `threads` threads (at most the pool size): 'forward' the folded forward's 2-sample ×
+ * 4-vector tile over a block of inputs, 'backward-rows' the backward's R-row/dwb pass over runs of
+ * samples, 'backward-dx' its dx pass. What the tile can reach when nothing waits for memory — a
+ * ceiling for the kernel built from it, to compare with peakGflops(). Counts 2 flops per lane of
+ * every FMA and multiply the tile executes.
+ */
+export function tileGflops(tile: Tile = 'forward', threads = getNumThreads(), seconds = 0.25): number {
+  if (typeof tile !== 'string') throw new TypeError(`Expected one of ${TILES.join(', ')} for tile but received ${typeof tile}`);
+  const which = TILES.indexOf(tile);
+  if (which < 0) throw new RangeError(`Expected one of ${TILES.join(', ')} for tile but received ${JSON.stringify(tile)}`);
+  return native.tileGflops(which, threads, seconds);
 }

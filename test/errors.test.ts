@@ -3,7 +3,7 @@
 // and nothing is modified by a refused call.
 import { describe, expect, it } from 'vitest';
 import {
-  KAN, MLP, train, setNumThreads, getNumThreads, setSimd, simd, simdAvailable, Rng, type Model,
+  KAN, MLP, train, setNumThreads, getNumThreads, setSimd, simd, simdAvailable, tileGflops, Rng, type Model,
 } from '../lib/index.js';
 import { native } from '../lib/native.js';
 
@@ -330,6 +330,13 @@ describe('setNumThreads / setSimd', () => {
     expect(simd()).toBe(path);
   });
 
+  it.each([
+    ["'backward'", 'backward', RangeError, /Expected one of forward, backward-rows, backward-dx for tile but received "backward"$/],
+    ['1', 1, TypeError, /for tile but received number$/],
+  ] as [string, unknown, ErrClass, RegExp][])('tileGflops(%s)', (_name, v, cls, re) => {
+    expectThrows(() => tileGflops(v as never, 1, 0.01), cls, re);
+  });
+
   it('valid values are accepted and restore the state', () => {
     expect(simdAvailable()).toContain(path);
     setSimd(path);
@@ -418,6 +425,9 @@ const rawCases: RawCase[] = [
   ['readBandwidth: 100 bytes', call('readBandwidth', [100, 1, 0.01]), RangeError, /for bytes but received 100/],
   ['readBandwidth: threads a string', call('readBandwidth', [65536, '1', 0.01]), TypeError, /Expected integer for threads/],
   ['readBandwidth: 61 seconds', call('readBandwidth', [65536, 1, 61]), RangeError, /seconds in \(0, 60\]/],
+  ['tileGflops: tile 3', call('tileGflops', [3, 1, 0.01]), RangeError, /\[0, 2\] for tile but received 3/],
+  ['tileGflops: threads 0', call('tileGflops', [0, 0, 0.01]), RangeError, /for threads but received 0/],
+  ['tileGflops: 0 seconds', call('tileGflops', [0, 1, 0]), RangeError, /seconds in \(0, 60\]/],
 ];
 
 describe('raw binding with wrong types and lengths', () => {

@@ -144,16 +144,17 @@ describe('SIMD paths vs the scalar reference twin', () => {
     expect(simd()).toBe(DEFAULT_PATH);
   });
 
-  it('the probes (FMA peak, read bandwidth) run on every supported path and 1-2 threads', () => {
+  it('the probes (FMA peak, read bandwidth, the three register tiles) run on every supported path and 1-2 threads', () => {
     const got: string[] = [];
     for (const p of AVAIL) {
-      const rates = withPath(p, 1, () => [1, 2].flatMap((t) => [native.peakGflops(t, 0.01), native.readBandwidth(1 << 20, t, 0.01)]));
+      const rates = withPath(p, 1, () => [1, 2].flatMap((t) => [native.peakGflops(t, 0.01), native.readBandwidth(1 << 20, t, 0.01),
+        ...[0, 1, 2].map((w) => native.tileGflops(w, t, 0.01))]));
       for (const r of rates) expect(r, p).toBeGreaterThan(0);
       for (const r of rates) expect(Number.isFinite(r), p).toBe(true);
       got.push(`${p} ${rates.map((r) => r.toFixed(0)).join('/')}`);
     }
     expect(simd()).toBe(DEFAULT_PATH);
-    lines.push(`probes (GFLOP/s 1t, GB/s 1t, GFLOP/s 2t, GB/s 2t): ${got.join('; ')}`);
+    lines.push(`probes (1t: peak GFLOP/s, GB/s, tiles fwd/rows/dx GFLOP/s; then 2t): ${got.join('; ')}`);
   });
 
   let scalar: Map<string, Float32Array> | null = null;

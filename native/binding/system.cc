@@ -44,6 +44,15 @@ static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kan::peak_gflops(nth, sec));
 }
 
+static Napi::Value TileGflops(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const int which = (int)a.integer(0, "tile", 0, 2);
+  const int nth = (int)a.integer(1, "threads", 1, 256);
+  const double sec = a.number(2, "seconds");
+  if (!(sec > 0.0 && sec <= 60.0)) throw Napi::RangeError::New(info.Env(), "Expected seconds in (0, 60]");
+  return Napi::Number::New(info.Env(), kan::tile_gflops(which, nth, sec));
+}
+
 static Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   Args a(info);
   const double bytes = (double)a.integer(0, "bytes", 4096, (int64_t)1 << 30);
@@ -61,6 +70,7 @@ void init_system(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
   exports.Set("peakGflops", Napi::Function::New<guarded<PeakGflops>>(env, "peakGflops"));
   exports.Set("readBandwidth", Napi::Function::New<guarded<ReadBandwidth>>(env, "readBandwidth"));
+  exports.Set("tileGflops", Napi::Function::New<guarded<TileGflops>>(env, "tileGflops"));
 }
 
 }  // namespace kanb

@@ -65,9 +65,14 @@ struct KernelTable {
   // Read-bandwidth probe: sums p[0..n) (64-byte aligned, n a multiple of 64) with independent
   // accumulators into *sink; returns the bytes read.
   double (*read_probe)(const float* p, size_t n, float* sink);
+  // One of the kernels' register tiles (which: 0 forward, 1 backward R rows, 2 backward dx) on
+  // L1-resident synthetic data, `iters` calls; mem: KAN_TILE_PROBE_FLOATS floats of scratch.
+  // Returns the flops of the FMAs and multiplies executed.
+  double (*tile_probe)(int which, long iters, float* mem, float* sink);
 };
 
 constexpr int KAN_BWD_CHUNK = 512;
+constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
 // Output rows in scratch are padded to a multiple of 16 floats (64 bytes).

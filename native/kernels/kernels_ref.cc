@@ -118,9 +118,65 @@ static double read_probe(const float* p, size_t n, float* sink) {
   return 4.0 * (double)n;
 }
 
+// The kernels' tiles in plain form (see the SIMD tile_probe): which 0 forward (2 samples, 32
+// outputs, 8 inputs), 1 backward R rows and dwb, 2 backward dx (64 samples, 32 outputs); k = 3.
+static double tile_probe(int which, long iters, float* mem, float* sink) {
+  constexpr int K1 = 4, IB = 8, O = 32, NR = 15, NS = 64;
+  float* cf = mem;                 // (IB, NR, O)
+  float* r = cf + IB * NR * O;     // (NR, O)
+  float* dy = r + NR * O;          // (NS, O)
+  float* wbm = dy + NS * O;        // (IB, O)
+  float* dwb = wbm + IB * O;       // (O)
+  float* dx = dwb + O;             // (NS)
+  for (int q = 0; q < IB * NR * O; ++q) cf[q] = 1e-3f * (float)(q % 97);
+  for (int q = 0; q < NR * O; ++q) r[q] = 0.0f;
+  for (int q = 0; q < NS * O; ++q) dy[q] = 1e-3f * (float)(q % 31);
+  for (int q = 0; q < IB * O; ++q) wbm[q] = 0.5f;
+  for (int q = 0; q < O; ++q) dwb[q] = 0.0f;
+  for (int q = 0; q < NS; ++q) dx[q] = 0.0f;
+  float acc = 0.0f;
+  for (long it = 0; it < iters; ++it) {
+    if (which == 0) {
+      for (int b = 0; b < 2; ++b)
+        for (int o = 0; o < O; ++o) {
+          float t = 0.0f;
+          for (int i = 0; i < IB; ++i) {
+            const float* rr = cf + ((size_t)i * NR + 1 + (b * IB + i) * 5 % 8) * O + o;
+            t += wbm[i * O + o] * 0.1f * (float)(b * IB + i);
+            for (int j = 0; j < K1; ++j) t += (0.25f + 1e-3f * (float)((b * K1 + j) * IB + i)) * rr[j * O];
+          }
+          dwb[o] = t;
+        }
+    } else {
+      for (int c = 0; c < NS; ++c) {
+        const float* cr = cf + (size_t)((c / 8) % 5) * O;
+        float* rr = r + (size_t)((c / 8) % 5) * O;
+        float t = 0.0f;
+        for (int o = 0; o < O; ++o) {
+          const float g = dy[c * O + o];
+          if (which == 1) {
+            dwb[o] += 0.1f * g;
+            for (int j = 0; j < K1; ++j) rr[j * O + o] += 0.25f * g;
+          } else {
+            float dsp = wbm[o] * 0.2f;
+            for (int j = 0; j < K1; ++j) dsp += -0.5f * cr[j * O + o];
+            t += g * dsp;
+          }
+        }
+        dx[c] += t;
+      }
+    }
+    __asm__ __volatile__("" ::: "memory");  // each call is done anew (no hoisting)
+    acc += dwb[it & (O - 1)] + r[it & (O - 1)] + dx[it & (NS - 1)];
+  }
+  *sink = acc;
+  return which == 0 ? 2.0 * 2 * IB * (K1 + 1) * O * (double)iters
+                    : 2.0 * NS * O * (which == 1 ? K1 + 1 : K1 + 2) * (double)iters;
+}
+
 }  // namespace
 
-extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe, read_probe};
+extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe, read_probe, tile_probe};
 
 }  // namespace scalar
 }  // namespace kan

@@ -475,6 +475,15 @@ double peak_gflops(int nth, double seconds) {
   return per_thread_rate(nth, seconds, [&](int ith) { return tab.fma_probe(1 << 20, &sink[64 * (size_t)ith]); }) / 1e9;
 }
 
+double tile_gflops(int which, int nth, double seconds) {
+  const KernelTable& tab = T();
+  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));
+  std::vector<float> mem((KAN_TILE_PROBE_FLOATS + 64) * (size_t)nth), sink(64 * (size_t)nth, 0.0f);
+  auto m = [&](int ith) { return mem.data() + (KAN_TILE_PROBE_FLOATS + 64) * (size_t)ith; };
+  return per_thread_rate(nth, seconds, [&](int ith) { return tab.tile_probe(which, 4096, m(ith), &sink[64 * (size_t)ith]); },
+                         [&](int ith) { tab.tile_probe(which, 1, m(ith), &sink[64 * (size_t)ith]); }) / 1e9;
+}
+
 double read_gbps(size_t bytes, int nth, double seconds) {
   const KernelTable& tab = T();
   nth = std::max(1, std::min(nth, ThreadPool::instance().size()));

@@ -66,5 +66,8 @@ double peak_gflops(int nth, double seconds);
 // Read bandwidth (GB/s) of the active path over a working set of `bytes`, split across nth
 // threads (at most the pool's size), each share warm in cache from an untimed pass.
 double read_gbps(size_t bytes, int nth, double seconds);
+// GFLOP/s of one of the kernels' register tiles on L1-resident data (tile_probe; which: 0
+// forward, 1 backward R rows, 2 backward dx), nth threads.
+double tile_gflops(int which, int nth, double seconds);
 
 }  // namespace kan
