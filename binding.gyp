@@ -26,16 +26,24 @@
       "cflags_cc": ["<@(kan_cflags)"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17" },
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["kan_avx2", "kan_avx512"] }]
+        ["target_arch=='x64'", { "dependencies": ["kan_avx2", "kan_w16", "kan_avx512"] }]
       ]
     },
     {
       "target_name": "kan_avx2",
       "type": "static_library",
-      "sources": ["native/kernels/kernels_avx2.cc", "native/kernels/kernels_w16.cc"],
+      "sources": ["native/kernels/kernels_avx2.cc"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["<@(kan_cflags)", "-fPIC", "-mavx2", "-mfma"]
+    },
+    {
+      "target_name": "kan_w16",
+      "type": "static_library",
+      "sources": ["native/kernels/kernels_w16.cc"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["<@(kan_cflags)", "-fPIC", "-mavx2", "-mfma", "-O1"]
     },
     {
       "target_name": "kan_avx512",

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #if defined(KAN_EMU16) && defined(__AVX2__) && defined(__FMA__)
-// 16 lanes as pairs of AVX2 vectors (kernels_w16.cc): the AVX-512 path's kernel code — its
+// 16 lanes as pairs of AVX2 vectors (kernels_w16.cc, compiled at -O1): the AVX-512 path's kernel code — its
 // vector width, panel widths and tile shapes — run on a CPU without AVX-512, so the tests can
 // exercise that code everywhere. Lane for lane the same operations as the AVX-512 macros below.
 #include <immintrin.h>
