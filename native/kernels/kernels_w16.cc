@@ -6,3 +6,4 @@
 #define KAN_ISA w16
 #define KAN_ISA_NAME "w16"
 #include "kernels_impl.inc"
+static_assert(KAN_VW == 16, "the w16 path must compile the kernels at 16 lanes (KAN_EMU16 in simd.h)");
