@@ -1,4 +1,4 @@
-// The AVX-512 path's kernel code at 16 lanes, on AVX2 + FMA (compiled with -mavx2 -mfma): each
+// The AVX-512 path's kernel code at 16 lanes, on AVX2 + FMA (compiled with -mavx2 -mfma -O1): each
 // 16-lane vector a pair of AVX2 vectors (simd.h, KAN_EMU16). A testing path: it lets the tests run
 // the VW = 16 code (panel widths, tile shapes, tails) on CPUs without AVX-512; never chosen
 // automatically.
