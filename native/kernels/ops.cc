@@ -445,21 +445,22 @@ void sgd_step(float* p, float* buf, const float* g, size_t n, float lr, float mo
   });
 }
 
-// Each of nth pool threads (at most the pool's size) calls work(ith) until `seconds` have passed
-// on its own clock; returns the sum over threads of (units done / own seconds). Per-thread totals
-// stay in locals until the end: written to shared arrays per call, a small probe's threads
-// shared their cache lines (the 2-thread L1 read rate came out at 1.0-1.2x the 1-thread one).
-// `warm(ith)`, if given, runs first, untimed.
-static double per_thread_rate(int nth, double seconds, const std::function<double(int)>& work,
-                              const std::function<void(int)>& warm = nullptr) {
+// Each of nth pool threads (at most the pool's size) calls work(ith, sink) until `seconds` have
+// passed on its own clock; returns the sum over threads of (units done / own seconds). The totals
+// and each thread's sink (where a probe leaves its result) are locals of that thread: kept in
+// shared arrays, a small probe's threads wrote to the same cache lines (the 2-thread L1 read rate
+// came out at 1.0-1.2x the 1-thread one). `warm(ith, sink)`, if given, runs first, untimed.
+using ProbeWork = std::function<double(int, float*)>;
+static double per_thread_rate(int nth, double seconds, const ProbeWork& work, const ProbeWork& warm = nullptr) {
   nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // the pool runs no more
   std::vector<double> rate(nth, 0.0);
   ThreadPool::instance().run(nth, [&](int ith, int) {
-    if (warm) warm(ith);
+    float sink = 0.0f;
+    if (warm) warm(ith, &sink);
     const auto start = std::chrono::steady_clock::now();
     double done = 0.0, el = 0.0;
     while (el < seconds) {
-      done += work(ith);
+      done += work(ith, &sink);
       el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     rate[ith] = done / el;
@@ -471,36 +472,37 @@ static double per_thread_rate(int nth, double seconds, const std::function<doubl
 
 double peak_gflops(int nth, double seconds) {
   const KernelTable& tab = T();
-  std::vector<float> sink(64 * (size_t)std::max(1, nth), 0.0f);  // a line per thread
-  return per_thread_rate(nth, seconds, [&](int ith) { return tab.fma_probe(1 << 20, &sink[64 * (size_t)ith]); }) / 1e9;
+  return per_thread_rate(nth, seconds, [&](int, float* sink) { return tab.fma_probe(1 << 20, sink); }) / 1e9;
 }
 
 double tile_gflops(int which, int nth, double seconds) {
   const KernelTable& tab = T();
-  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));
-  std::vector<float> mem((KAN_TILE_PROBE_FLOATS + 64) * (size_t)nth), sink(64 * (size_t)nth, 0.0f);
-  auto m = [&](int ith) { return mem.data() + (KAN_TILE_PROBE_FLOATS + 64) * (size_t)ith; };
-  return per_thread_rate(nth, seconds, [&](int ith) { return tab.tile_probe(which, 4096, m(ith), &sink[64 * (size_t)ith]); },
-                         [&](int ith) { tab.tile_probe(which, 1, m(ith), &sink[64 * (size_t)ith]); }) / 1e9;
+  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // (sizes the scratch)
+  const size_t per = KAN_TILE_PROBE_FLOATS + 64;
+  std::vector<float> mem(per * (size_t)nth);
+  auto probe = [&](long iters) {
+    return [&, iters](int ith, float* sink) { return tab.tile_probe(which, iters, mem.data() + per * (size_t)ith, sink); };
+  };
+  return per_thread_rate(nth, seconds, probe(4096), probe(1)) / 1e9;
 }
 
 double read_gbps(size_t bytes, int nth, double seconds) {
   const KernelTable& tab = T();
-  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));
+  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // (sizes the shares)
   // each thread reads its own share (whole 64-float lines), warm from one untimed pass
   const size_t per = std::max<size_t>(64, (bytes / 4 / (size_t)nth + 63) / 64 * 64);
   std::vector<float> buf((size_t)nth * per + 16, 1.0f);
   float* base = (float*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);
-  std::vector<float> sink(64 * (size_t)nth, 0.0f);
   // small shares: several passes per clock reading, so the clock's cost does not count
   const size_t passes = std::max<size_t>(1, ((size_t)1 << 20) / (per * 4));
-  auto share = [&](int ith) { return base + (size_t)ith * per; };
-  auto sk = [&](int ith) { return &sink[64 * (size_t)ith]; };
-  return per_thread_rate(nth, seconds, [&](int ith) {
-    double done = 0.0;
-    for (size_t r = 0; r < passes; ++r) done += tab.read_probe(share(ith), per, sk(ith));
-    return done;
-  }, [&](int ith) { tab.read_probe(share(ith), per, sk(ith)); }) / 1e9;
+  auto probe = [&](size_t n) {
+    return [&, n](int ith, float* sink) {
+      double done = 0.0;
+      for (size_t r = 0; r < n; ++r) done += tab.read_probe(base + (size_t)ith * per, per, sink);
+      return done;
+    };
+  };
+  return per_thread_rate(nth, seconds, probe(passes), probe(1)) / 1e9;
 }
 
 }  // namespace kan
