@@ -1,7 +1,7 @@
 // kan-native: Kolmogorov–Arnold Networks for Node.js.
 export { KAN, KANLayer, type KANOptions, type KANConfig, type BaseFunction, floatsOfKAN } from './kan.js';
 export { MLP, DenseLayer, type MLPOptions, type MLPConfig, type Activation } from './mlp.js';
-export { ModelBusyError, type Model, type ParamGroup } from './model.js';
+export { ModelBusyError, type Model, type ParamGroup, type BackwardOptions } from './model.js';
 export {
   train, Adam, SGD, mseLoss, crossEntropyLoss, evaluateMSE, evaluateAccuracy,
   type TrainOptions, type TrainResult, type StepInfo, type Dataset, type Optimizer, type LossName, type OptimizerName,

@@ -203,10 +203,11 @@ export class KAN extends BaseModel implements Model {
   }
 
   protected layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, _y: Float32Array,
-    _z: Float32Array | null, B: number, async: boolean): NativeCall {
+    _z: Float32Array | null, B: number, async: boolean, overwrite: boolean): NativeCall {
     const L = this.layers[l];
+    // overwrite: the kernel writes the layer's gradients (no zeroing pass over them first)
     return native.kanBackward(dx, L.dcoef, L.dwb, L.dws, dy, x, L.grid, L.coef, L.wb, L.ws, L.mask, B, L.inDim, L.outDim,
-      L.gridSize, L.splineOrder, this.baseCode, async);
+      L.gridSize, L.splineOrder, this.baseCode, async, overwrite);
   }
 
   /** Loads a KAN saved with save(); see io.ts for the format and its checks. */

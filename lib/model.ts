@@ -103,6 +103,12 @@ export class ModelLock {
 /** A native call made synchronously (returns nothing) or asynchronously (a Promise). */
 export type NativeCall = void | Promise<void>;
 
+/** Options of Model.backward. */
+export interface BackwardOptions {
+  /** true (default): add this batch's gradient to grads; false: set grads to it. */
+  accumulate?: boolean;
+}
+
 export interface Model {
   readonly kind: 'KAN' | 'MLP';
   readonly inputDim: number;
@@ -126,8 +132,12 @@ export interface Model {
    * call). Low-level: throws ModelBusyError while train() holds the model.
    */
   forwardTrain(x: Float32Array, B: number): Float32Array;
-  /** Accumulates d loss / d params into grads from dy (B, outputDim) of the last forwardTrain. */
-  backward(dy: Float32Array): void;
+  /**
+   * Accumulates d loss / d params into grads from dy (B, outputDim) of the last forwardTrain.
+   * With `{ accumulate: false }` grads are set to this batch's gradient instead: the same result,
+   * bit for bit, as zeroGrad() then backward(dy), without the pass that zeroes them (what train() does).
+   */
+  backward(dy: Float32Array, options?: BackwardOptions): void;
   /** Sets grads to 0. */
   zeroGrad(): void;
   /** Concurrency state (see ModelLock). */
@@ -135,7 +145,7 @@ export interface Model {
   /** @internal The trainer's entry points: native calls of one forwardTrain / backward, sync or async. */
   trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array>;
   /** @internal */
-  backwardSteps(dy: Float32Array, async: boolean): Generator<NativeCall>;
+  backwardSteps(dy: Float32Array, async: boolean, accumulate?: boolean): Generator<NativeCall>;
   save(path: string): void;
   toBytes(): Uint8Array;
 }
@@ -219,9 +229,12 @@ export abstract class BaseModel {
   protected abstract get numLayers(): number;
   /** y (B, out_l) = layer l of x (B, in_l); z: pre-activation cache to fill, or null. */
   protected abstract layerForward(l: number, y: Float32Array, z: Float32Array | null, x: Float32Array, B: number, async: boolean): NativeCall;
-  /** Accumulates the gradients of layer l (and dx unless null) from dy. */
+  /**
+   * Accumulates the gradients of layer l (and dx unless null) from dy; with overwrite, sets the
+   * layer's gradients to this batch's (the same bits as zeroing them first), dx still accumulated.
+   */
   protected abstract layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, y: Float32Array,
-    z: Float32Array | null, B: number, async: boolean): NativeCall;
+    z: Float32Array | null, B: number, async: boolean, overwrite: boolean): NativeCall;
   /** Whether layer l's backward needs its pre-activation. */
   protected needsPreactivation(_l: number): boolean { return false; }
 
@@ -283,14 +296,14 @@ export abstract class BaseModel {
   }
 
   /** @internal The trainer's backward. */
-  *backwardSteps(dy: Float32Array, async: boolean): Generator<NativeCall> {
+  *backwardSteps(dy: Float32Array, async: boolean, accumulate = true): Generator<NativeCall> {
     const ws = this.last;
     if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
     let g = dy;
     for (let l = this.numLayers - 1; l >= 0; l--) {
       const dx = ws.dxs[l];
       if (dx) dx.fill(0);
-      yield this.layerBackward(l, dx, g, l === 0 ? ws.x : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async);
+      yield this.layerBackward(l, dx, g, l === 0 ? ws.x : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async, !accumulate);
       if (dx) g = dx;
     }
   }
@@ -306,10 +319,16 @@ export abstract class BaseModel {
     return runSync(this.trainSteps(x, B, false));
   }
 
-  backward(dy: Float32Array): void {
+  backward(dy: Float32Array, options?: BackwardOptions): void {
     this.assertNotTraining('backward()');
+    let accumulate = true;
+    if (options !== undefined) {
+      const o = check.plainObject('options', options);
+      check.knownKeys('options', o, ['accumulate']);
+      if (o.accumulate !== undefined) accumulate = check.bool('options.accumulate', o.accumulate);
+    }
     if (this.last) check.f32('dy', dy, { length: this.last.B * this.outputDim, finite: false });
-    runSync(this.backwardSteps(dy, false));
+    runSync(this.backwardSteps(dy, false, accumulate));
   }
 
   zeroGrad(): void {

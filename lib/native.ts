@@ -15,10 +15,11 @@ export interface Binding {
   // [sync|async] y (B,O) = KAN layer(x (B,I)); grid (I,NK), coef (I,NB,O), wb/ws/mask (I,O)
   kanForward(y: F32, x: F32, grid: F32, coef: F32, wb: F32, ws: F32, mask: F32,
     B: number, I: number, O: number, G: number, k: number, base: number, async?: boolean): void | Promise<void>;
-  // [sync|async] accumulates dx (or null), dcoef, dwb, dws from dy
+  // [sync|async] accumulates dx (or null), dcoef, dwb, dws from dy; with overwrite, dcoef, dwb
+  // and dws are set to the batch's gradient (bitwise the same as zeroing them first), dx still added to
   kanBackward(dx: F32 | null, dcoef: F32, dwb: F32, dws: F32, dy: F32, x: F32, grid: F32, coef: F32,
     wb: F32, ws: F32, mask: F32, B: number, I: number, O: number, G: number, k: number, base: number,
-    async?: boolean): void | Promise<void>;
+    async?: boolean, overwrite?: boolean): void | Promise<void>;
   // [sync|async] coef (I,NB,O) = ridge least-squares fit of y (n,I,O) at x (n,I)
   splineFit(coef: F32, x: F32, y: F32, grid: F32, n: number, I: number, O: number, G: number, k: number,
     lambda: number, async?: boolean): void | Promise<void>;

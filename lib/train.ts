@@ -331,8 +331,8 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   function* gradientCalls(): Generator<NativeCall, number> {
     const pred: Float32Array = yield* model.trainSteps(xb, batchSize, useAsync);
     const l = lossOf(pred);
-    model.grads.fill(0);
-    yield* model.backwardSteps(dpred, useAsync);
+    // the backward writes the gradient (no zeroing pass over grads first)
+    yield* model.backwardSteps(dpred, useAsync, false);
     return l;
   }
   const gradient = (): number | Promise<number> => (useAsync ? runAsync(gradientCalls()) : runSync(gradientCalls()));

@@ -488,3 +488,45 @@ describe('losses: values and gradients', () => {
     expect(e.grad).toBeLessThanOrEqual(1e-6);
   });
 });
+
+describe('Model.backward(dy, { accumulate: false }): grads set to the batch gradient', () => {
+  const cases = [
+    ['KAN [12,9,4] G=7', () => new KAN({ widths: [12, 9, 4], gridSize: 7, seed: 5 })],
+    ['KAN [5,3] G=600 (more rows than samples)', () => new KAN({ widths: [5, 3], gridSize: 600, seed: 6 })],
+    ['MLP [12,9,4] tanh', () => new MLP({ widths: [12, 9, 4], activation: 'tanh', seed: 7 })],
+  ] as const;
+  for (const [name, make] of cases) {
+    it(`${name}: bitwise zeroGrad() + backward(dy); backward(dy) still adds; twice gives the same`, () => {
+      const rng = new R.TestRng(77);
+      const model = make();
+      const B = 530;  // two backward chunks
+      const x = rng.f32(B * model.inputDim, -1.2, 1.2);
+      const dy = rng.f32(B * model.outputDim, -1, 1);
+      model.forwardTrain(x, B);
+      model.zeroGrad();
+      model.backward(dy);
+      const want = model.grads.slice();
+      expect(R.maxAbs(want)).toBeGreaterThan(0);
+      model.grads.fill(Number.NaN);
+      model.backward(dy, { accumulate: false });
+      expect(R.bitwiseEqual(model.grads, want)).toBe(true);
+      model.grads.set(rng.f32(model.grads.length, -3, 3));
+      model.backward(dy, { accumulate: false });
+      expect(R.bitwiseEqual(model.grads, want)).toBe(true);
+      model.backward(dy, {});  // default: accumulate
+      const twice = want.map((v) => 2 * v);
+      expect(R.relErr(model.grads, twice)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('bad options: TypeError / RangeError naming the option', () => {
+    const model = new KAN({ widths: [3, 2], gridSize: 4, seed: 1 });
+    const x = new Float32Array(6).fill(0.3);
+    model.forwardTrain(x, 2);
+    const dy = new Float32Array(4).fill(1);
+    expect(() => model.backward(dy, { accumulate: 'no' } as never)).toThrow(TypeError);
+    expect(() => model.backward(dy, { accumulate: 'no' } as never)).toThrow(/options\.accumulate/);
+    expect(() => model.backward(dy, 5 as never)).toThrow(/options/);
+    expect(() => model.backward(dy, { acumulate: false } as never)).toThrow(RangeError);
+  });
+});

@@ -182,6 +182,70 @@ describe('SIMD paths vs the scalar reference twin', () => {
   }
 });
 
+describe('backward overwrite mode (gradients written, not added to)', () => {
+  // Extra shapes: a first chunk with more rows than samples (703 > 512: rows taken lazily, so some
+  // rows are untouched in the first chunk and must be zeroed there, then added to by the second),
+  // and three chunks (1100 = 512 + 512 + 76) with eager rows.
+  const extra = [kanCfg('I=6 O=20 G=700 k=3 B=700 silu', 6, 20, 700, 3, 700, 2, false, true),
+    kanCfg('I=9 O=33 G=5 k=3 B=1100 silu adapted', 9, 33, 5, 3, 1100, 2, true, true)];
+  const cfgs = [...KAN_CFGS, ...extra];
+  const grads = (c: KanCfg, fill: number | 'random') => {
+    const NB = c.G + c.k;
+    const mk = (n: number) => (fill === 'random' ? rng.f32(n, -5, 5) : new Float32Array(n).fill(fill));
+    return { dcoef: mk(c.I * NB * c.O), dwb: mk(c.I * c.O), dws: mk(c.I * c.O) };
+  };
+  const back = (c: KanCfg, g: ReturnType<typeof grads>, dx: Float32Array | null, overwrite: boolean) =>
+    native.kanBackward(dx, g.dcoef, g.dwb, g.dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, false, overwrite);
+  for (const path of [...SIMD_PATHS, 'scalar'] as SimdPath[]) {
+    const runs = AVAIL.includes(path);
+    it.skipIf(!runs)(runs ? `${path}: from NaN-filled or random gradients, 1/2/3 threads, dx or not: bitwise what accumulating onto zeros gives`
+      : `${path}: not supported by this CPU`, () => {
+      let arrays = 0;
+      for (const threads of [1, 2, 3])
+        withPath(path, threads, () => {
+          for (const c of cfgs)
+            for (const withDx of [false, true]) {
+              const want = grads(c, 0), dxWant = withDx ? new Float32Array(c.B * c.I) : null;
+              back(c, want, dxWant, false);
+              expect(R.maxAbs(want.dcoef), c.name).toBeGreaterThan(0);
+              for (const fill of [Number.NaN, 'random'] as const) {
+                const got = grads(c, fill), dxGot = withDx ? new Float32Array(c.B * c.I) : null;
+                back(c, got, dxGot, true);
+                const what = `${path} ${threads}t ${c.name} dx=${withDx} from ${String(fill)}`;
+                expect(R.bitwiseEqual(got.dcoef, want.dcoef), `${what}: dcoef`).toBe(true);
+                expect(R.bitwiseEqual(got.dwb, want.dwb), `${what}: dwb`).toBe(true);
+                expect(R.bitwiseEqual(got.dws, want.dws), `${what}: dws`).toBe(true);
+                if (dxGot) expect(R.bitwiseEqual(dxGot, dxWant!), `${what}: dx`).toBe(true);
+                arrays += withDx ? 4 : 3;
+              }
+              // the default still adds: onto random gradients the result differs from the batch's own
+              const onto = grads(c, 'random'), start = onto.dwb.slice();
+              back(c, onto, null, false);
+              const added = onto.dwb.map((v, q) => v - start[q]);
+              expect(R.relErr(added, want.dwb), `${path} ${c.name}: accumulate`).toBeLessThan(1e-4);
+            }
+        });
+      lines.push(`${path} overwrite mode: ${arrays} arrays bitwise equal to accumulating onto zeros`);
+    });
+  }
+
+  it('B = 0: overwrite writes a zero gradient, accumulate leaves the gradients as they were', () => {
+    const c = KAN_CFGS[1];
+    const g = grads(c, 'random'), before = g.dcoef.slice();
+    native.kanBackward(null, g.dcoef, g.dwb, g.dws, new Float32Array(0), new Float32Array(0), c.grid, c.coef, c.wb, c.ws, c.mask, 0, c.I, c.O, c.G, c.k, c.base);
+    expect(R.bitwiseEqual(g.dcoef, before)).toBe(true);
+    native.kanBackward(null, g.dcoef, g.dwb, g.dws, new Float32Array(0), new Float32Array(0), c.grid, c.coef, c.wb, c.ws, c.mask, 0, c.I, c.O, c.G, c.k, c.base, false, true);
+    for (const a of [g.dcoef, g.dwb, g.dws]) expect(a.every((v) => Object.is(v, 0))).toBe(true);
+  });
+
+  it('overwrite must be a boolean', () => {
+    const c = KAN_CFGS[1];
+    const g = grads(c, 0);
+    expect(() => native.kanBackward(null, g.dcoef, g.dwb, g.dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, false, 1 as unknown as boolean))
+      .toThrow(/Expected boolean for overwrite/);
+  });
+});
+
 describe('determinism', () => {
   for (const path of [...SIMD_PATHS, 'scalar'] as SimdPath[]) {
     const runs = AVAIL.includes(path);

@@ -37,6 +37,12 @@ class Args {
     if (!v.IsNumber()) throw Napi::TypeError::New(env_, std::string("Expected number for ") + name);
     return v.As<Napi::Number>().DoubleValue();
   }
+  // An optional boolean (absent or undefined: false).
+  bool flag(size_t idx, const char* name) {
+    if (info_.Length() <= idx || info_[idx].IsUndefined()) return false;
+    if (!info_[idx].IsBoolean()) throw Napi::TypeError::New(env_, std::string("Expected boolean for ") + name);
+    return info_[idx].As<Napi::Boolean>().Value();
+  }
   bool is_async(size_t idx) { return info_.Length() > idx && info_[idx].IsBoolean() && info_[idx].As<Napi::Boolean>().Value(); }
   Napi::Env env() const { return env_; }
   // The typed arrays read so far (an async Job keeps them referenced until it settles). A fixed

@@ -2,7 +2,7 @@
 //
 // [sync|async] kanForward(y, x, grid, coef, wb, ws, mask, B, I, O, G, k, base, async?)
 // [sync|async] kanBackward(dx|null, dcoef, dwb, dws, dy, x, grid, coef, wb, ws, mask,
-//                          B, I, O, G, k, base, async?)
+//                          B, I, O, G, k, base, async?, overwrite?)  (overwrite: write dcoef/dwb/dws)
 // [sync|async] splineFit(coef, x, y, grid, n, I, O, G, k, lambda, async?)
 // [sync|async] splineEval(out, x, grid, coef, n, I, O, G, k, async?)
 // @throw TypeError for a non-Float32Array, RangeError for a length that does not match the dims.
@@ -62,9 +62,9 @@ static Napi::Value KanBackward(const Napi::CallbackInfo& info) {
   float* dws = a.f32(3, "dws", count(env, "dws", {d.I, d.O}));
   const float* dy = a.f32(4, "dy", count(env, "dy", {d.B, d.O}));
   const LayerIn l = read_layer(a, 5, d);
+  const bool overwrite = a.flag(18, "overwrite");
   return run(a, a.is_async(17), [=]() {
-    if (d.B > 0)
-      kan::kan_layer_backward(dx, dcoef, dwb, dws, dy, l.x, l.grid, l.coef, l.wb, l.ws, l.mask, d.B, d.I, d.O, d.G, d.k, d.base);
+    kan::kan_layer_backward(dx, dcoef, dwb, dws, dy, l.x, l.grid, l.coef, l.wb, l.ws, l.mask, d.B, d.I, d.O, d.G, d.k, d.base, overwrite);
     return 0.0;
   }, false);
 }

@@ -20,6 +20,8 @@
 //     may take the other side); backward runs from the scalar pre-activation (ReLU's kink);
 //   - 1 thread vs 2 or 3 threads give bitwise identical results (NaNs count as equal whatever
 //     their sign/payload; such cases are counted and noted);
+//   - the KAN backward in overwrite mode, from NaN-filled gradients, gives the bits of
+//     accumulating onto zeros (every path, and the threaded run);
 //   - losses against float64 formulas; spline_fit coefficients finite;
 //   - spline_eval summed over inputs equals the scalar kernel with wb = 0, ws = 1, mask = 1.
 //
@@ -190,16 +192,20 @@ void expect_finite(const char* name, const std::string& path, const vector<float
 // Bitwise equality, except that two NaNs count as equal (their sign/payload depends on which NaN
 // operand an instruction propagates, which the compiler may order differently in different
 // template instances; such differences are counted and reported as a note).
-void expect_bitwise(const char* name, const std::string& path, int nth, const vector<float>& a, const vector<float>& b) {
+void expect_same_bits(const char* name, const std::string& path, const std::string& what, const vector<float>& a,
+                      const vector<float>& b) {
   ++g.thread_checks;
-  if (a.size() != b.size()) { fail("%s on %s: 1 thread vs %d threads: sizes differ", name, path.c_str(), nth); return; }
+  if (a.size() != b.size()) { fail("%s on %s: %s: sizes differ", name, path.c_str(), what.c_str()); return; }
   if (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0) return;
   for (size_t q = 0; q < a.size(); ++q) {
     if (std::memcmp(&a[q], &b[q], sizeof(float)) == 0) continue;
     if (std::isnan(a[q]) && std::isnan(b[q])) { ++g.nan_payload_diffs[std::string(name) + " " + path]; continue; }
-    fail("%s on %s: 1 thread vs %d threads differ at [%zu]: %.9g vs %.9g", name, path.c_str(), nth, q, (double)a[q], (double)b[q]);
+    fail("%s on %s: %s differ at [%zu]: %.9g vs %.9g", name, path.c_str(), what.c_str(), q, (double)a[q], (double)b[q]);
     return;
   }
+}
+void expect_bitwise(const char* name, const std::string& path, int nth, const vector<float>& a, const vector<float>& b) {
+  expect_same_bits(name, path, "1 thread vs " + std::to_string(nth) + " threads", a, b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +322,7 @@ struct KanCase {
   vector<float> x, grid, coef, wb, ws, mask, dy;
   vector<float> dx0, dcoef0, dwb0, dws0;  // initial gradient contents (the kernels accumulate)
   bool with_dx;
+  bool acc;  // the initial gradients are random (else zero: overwrite mode must give the same bits)
   vector<int> kind;  // grid kind of each row
   int NK() const { return G + 2 * k + 1; }
   int NB() const { return G + k; }
@@ -531,6 +538,7 @@ KanCase make_kan_case(Rng& r, const Ctx& ctx, bool allow_extreme) {
   if (ctx.nonfinite)
     for (auto& d : c.dy) if (r.chance(0.01)) d = r.chance(0.5) ? kNaN : kInf;
   const bool acc = r.chance(0.3);
+  c.acc = acc;
   c.with_dx = r.chance(0.8);
   c.dx0 = acc ? rand_vec(r, (size_t)c.B * c.I, 1.0) : vector<float>((size_t)c.B * c.I, 0.0f);
   c.dcoef0 = acc ? rand_vec(r, (size_t)c.I * NB * c.O, 1.0) : vector<float>((size_t)c.I * NB * c.O, 0.0f);
@@ -554,6 +562,28 @@ KanOut run_kan(const KanCase& c) {
   g.calls["kan_layer_forward"]++;
   g.calls["kan_layer_backward"]++;
   return o;
+}
+
+// Backward in overwrite mode from gradients full of NaN: must equal accumulating onto zeros.
+KanOut run_kan_overwrite(const KanCase& c) {
+  KanOut o;
+  o.dx = c.dx0;
+  o.dcoef.assign(c.dcoef0.size(), kNaN);
+  o.dwb.assign(c.dwb0.size(), kNaN);
+  o.dws.assign(c.dws0.size(), kNaN);
+  kan_layer_backward(c.with_dx ? o.dx.data() : nullptr, o.dcoef.data(), o.dwb.data(), o.dws.data(), c.dy.data(),
+                     c.x.data(), c.grid.data(), c.coef.data(), c.wb.data(), c.ws.data(), c.mask.data(),
+                     c.B, c.I, c.O, c.G, c.k, c.base, true);
+  g.calls["kan_layer_backward overwrite"]++;
+  return o;
+}
+
+void expect_overwrite_same(const KanCase& c, const std::string& path, const KanOut& acc, const KanOut& ow) {
+  const std::string what = "accumulate onto zeros vs overwrite";
+  if (c.with_dx) expect_same_bits("kan backward dx", path, what, acc.dx, ow.dx);
+  expect_same_bits("kan backward dcoef", path, what, acc.dcoef, ow.dcoef);
+  expect_same_bits("kan backward dwb", path, what, acc.dwb, ow.dwb);
+  expect_same_bits("kan backward dws", path, what, acc.dws, ow.dws);
 }
 
 std::string kan_desc(const KanCase& c) {
@@ -624,6 +654,7 @@ void fuzz_kan(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const st
   simd_set("scalar");
   threads_set(1);
   const KanOut ref = run_kan(c);
+  if (!c.acc) expect_overwrite_same(c, "scalar", ref, run_kan_overwrite(c));
   expect_finite("kan forward y", "scalar", ref.y, bd.y_fin);
   if (c.with_dx) expect_finite("kan backward dx", "scalar", ref.dx, bd.dx_fin);
   expect_finite("kan backward dcoef", "scalar", ref.dcoef, bd.dcoef_fin);
@@ -635,6 +666,7 @@ void fuzz_kan(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const st
     simd_set(p);
     const KanOut o = run_kan(c);
     if (p == tpath) tref = o;
+    if (!c.acc) expect_overwrite_same(c, p, o, run_kan_overwrite(c));
     expect_finite("kan forward y", p, o.y, bd.y_fin);
     if (c.with_dx) expect_finite("kan backward dx", p, o.dx, bd.dx_fin);
     expect_finite("kan backward dcoef", p, o.dcoef, bd.dcoef_fin);
@@ -650,6 +682,7 @@ void fuzz_kan(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const st
   simd_set(tpath);
   threads_set(nth);
   const KanOut t = run_kan(c);
+  if (!c.acc) expect_overwrite_same(c, tpath + " " + std::to_string(nth) + " threads", tref, run_kan_overwrite(c));
   threads_set(1);
   expect_bitwise("kan forward y", tpath, nth, tref.y, t.y);
   expect_bitwise("kan backward dx", tpath, nth, tref.dx, t.dx);
@@ -1043,7 +1076,7 @@ bool apply_allow(const std::string& what, Options& opt) {
               seed, iters, secs, ps.c_str());
   std::printf("  calls:");
   for (const auto& c : g.calls) std::printf(" %s %ld,", c.first.c_str(), c.second);
-  std::printf("\n  checks: %ld finiteness, %ld SIMD-vs-scalar (%ld k=1 dx elements at a knot not compared), %ld threads-bitwise\n",
+  std::printf("\n  checks: %ld finiteness, %ld SIMD-vs-scalar (%ld k=1 dx elements at a knot not compared), %ld bitwise (threads, backward overwrite)\n",
               g.finite_checks, g.compare_checks, g.skipped, g.thread_checks);
   if (!g.nan_payload_diffs.empty()) {
     std::printf("  note: elements NaN with 1 thread and with more, but with a different sign/payload:");

@@ -22,9 +22,9 @@ enum Act : int { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SILU = 2, ACT_TANH = 3 };
 struct KanLayerArgs {
   float* y;            // (B, O)     forward output (overwritten)
   float* dx;           // (B, I)     d loss / d x (accumulated), or null
-  float* dcoef;        // (I, NB, O) accumulated
-  float* dwb;          // (I, O)     accumulated
-  float* dws;          // (I, O)     accumulated
+  float* dcoef;        // (I, NB, O) accumulated (overwritten with `overwrite`)
+  float* dwb;          // (I, O)     accumulated (overwritten with `overwrite`)
+  float* dws;          // (I, O)     accumulated (overwritten with `overwrite`)
   const float* dy;     // (B, O)
   const float* x;      // (B, I)
   const float* grid;   // (I, NK)    knot rows, non-decreasing
@@ -41,6 +41,8 @@ struct KanLayerArgs {
   int B, I, O, G, k, base;
   int fold;            // forward: 1 to fold ws·mask into a copy of each block's rows (the
                        //          scratch has room for them; worth it with several samples per row)
+  int overwrite;       // backward: 1 to write dcoef, dwb, dws instead of adding to them — the same
+                       //          bits as adding to zeros (every element of inputs i0..i1 is written)
 };
 
 // One instruction set's implementations. The same source (kernels_impl.inc) is compiled once per

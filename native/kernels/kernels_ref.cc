@@ -45,6 +45,10 @@ static void kan_forward(const KanLayerArgs& a, int b0, int b1, void*) {
 static void kan_backward(const KanLayerArgs& a, int i0, int i1, void*) {
   const int I = a.I, O = a.O, k = a.k, NB = a.G + k;
   for (int i = i0; i < i1; ++i) {
+    if (a.overwrite) {
+      for (size_t q = (size_t)i * NB * O; q < (size_t)(i + 1) * NB * O; ++q) a.dcoef[q] = 0.0f;
+      for (size_t q = (size_t)i * O; q < (size_t)(i + 1) * O; ++q) a.dwb[q] = a.dws[q] = 0.0f;
+    }
     for (int b = 0; b < a.B; ++b) {
       float N[8], D[8];
       const int s = active_basis(a, b, i, N, D);

@@ -186,10 +186,19 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
 
 void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const float* dy,
                         const float* x, const float* grid, const float* coef, const float* wb,
-                        const float* ws, const float* mask, int B, int I, int O, int G, int k, int base) {
+                        const float* ws, const float* mask, int B, int I, int O, int G, int k, int base,
+                        bool overwrite) {
+  if (B == 0) {  // no samples: nothing to add, or a zero gradient to write
+    if (overwrite) {
+      std::fill(dcoef, dcoef + (size_t)I * (G + k) * O, 0.0f);
+      std::fill(dwb, dwb + (size_t)I * O, 0.0f);
+      std::fill(dws, dws + (size_t)I * O, 0.0f);
+    }
+    return;
+  }
   const KnotTables& kt = knot_tables_for(grid, I, G, k);
   KanLayerArgs a{};
-  a.dx = dx; a.dcoef = dcoef; a.dwb = dwb; a.dws = dws; a.dy = dy;
+  a.dx = dx; a.dcoef = dcoef; a.dwb = dwb; a.dws = dws; a.dy = dy; a.overwrite = overwrite;
   a.x = x; a.grid = grid; a.coef = coef; a.wb = wb; a.ws = ws; a.mask = mask;
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;

@@ -26,10 +26,13 @@ void threads_set(int n);
 void kan_layer_forward(float* y, const float* x, const float* grid, const float* coef,
                        const float* wb, const float* ws, const float* mask,
                        int B, int I, int O, int G, int k, int base);
-// Accumulates dx (B,I) (may be null), dcoef (I,NB,O), dwb (I,O), dws (I,O) from dy (B,O).
+// Accumulates dx (B,I) (may be null), dcoef (I,NB,O), dwb (I,O), dws (I,O) from dy (B,O). With
+// overwrite, dcoef, dwb and dws are set to this batch's gradient instead (bitwise what zeroing
+// them first and accumulating gives; B = 0 zeroes them); dx is accumulated either way.
 void kan_layer_backward(float* dx, float* dcoef, float* dwb, float* dws, const float* dy,
                         const float* x, const float* grid, const float* coef, const float* wb,
-                        const float* ws, const float* mask, int B, int I, int O, int G, int k, int base);
+                        const float* ws, const float* mask, int B, int I, int O, int G, int k, int base,
+                        bool overwrite = false);
 
 // Least-squares fit of spline coefficients: for each input i and output o, minimise
 // sum_n (sum_m coef[i,m,o] B_m(x[n,i]) - y[n,i,o])^2 + max(lambda, 1e-12) * mean(diag) * |coef[i,:,o]|^2
