@@ -3,7 +3,8 @@
 // 1. Validates every configuration against the scalar reference path (forward output and all
 //    gradients), before any timing.
 // 2. Times, per configuration: forward, forward+backward, and a full training step (forward, MSE
-//    loss, backward, Adam) — median samples/s over repeated runs — on N threads and on 1.
+//    loss, backward, Adam) — median samples/s over repeated runs — on N threads and on 1. The
+//    backward is called as train() calls it: writing the gradient (accumulate: false).
 // 3. Reports useful GFLOP/s and that as a fraction of an FMA peak probe run in the same process.
 //    Counting formula: a local KAN layer does 2·(k+3) flops per (sample, input, output) forward
 //    and 2·(3k+7) backward; a dense layer 2·I·O forward and 4·I·O backward.
@@ -105,12 +106,12 @@ function validate(c: Config): number {
   return rel;
 }
 
-// One training step as the trainer does it: forward, MSE loss, zero grads, backward, Adam.
+// One training step as the trainer does it: forward, MSE loss, backward writing the gradient
+// (accumulate: false — what zeroGrad + backward gives, without the zeroing pass), Adam.
 function trainStep(m: Model, x: Float32Array, y: Float32Array, dpred: Float32Array, opt: Adam, B: number): void {
   const pred = m.forwardTrain(x, B);
   native.mseLoss(dpred, pred, y, pred.length);
-  m.zeroGrad();
-  m.backward(dpred);
+  m.backward(dpred, { accumulate: false });
   opt.step();
 }
 
@@ -180,7 +181,7 @@ for (const c of configs) {
   const dpred = new Float32Array(dy.length);
   const opt = new Adam(m, { lr: 1e-6 });
   const fwdFn = () => { m.forwardTrain(x, c.B); };
-  const fbFn = () => { m.forwardTrain(x, c.B); m.zeroGrad(); m.backward(dy); };
+  const fbFn = () => { m.forwardTrain(x, c.B); m.backward(dy, { accumulate: false }); };  // as train() does
   const fwd = time(fwdFn, reps, minTime);
   const fb = time(fbFn, reps, minTime);
   const step = time(() => trainStep(m, x, y, dpred, opt, c.B), reps, minTime);
@@ -271,15 +272,15 @@ const by = (n: string) => rows.find((r) => r.config === n)!;
 const a = by('a'), d = by('d'), e = by('e'), cc = by('c'), mlp = by('mlp');
 // Flatness in G from paired runs: a and e timed alternately, the median of the per-pair time
 // ratios (the machine's drift cancels within a pair).
-// The forward alone and the backward alone (zeroGrad + backward after one forward) likewise, to
-// show which side depends on G.
+// The forward alone and the backward alone (after one forward) likewise, to show which side
+// depends on G. The backward as train() calls it: writing the gradient (accumulate: false).
 const gridRatios = (() => {
   const ca = configs[0], ce = configs[4];
   const ma = build(ca), me = build(ce);
   const xa = randomInput(ca.B * 784, 31), dya = new Float32Array(ca.B * 10).fill(1e-3);
-  const fb = (m: Model) => () => { m.forwardTrain(xa, ca.B); m.zeroGrad(); m.backward(dya); };
+  const fb = (m: Model) => () => { m.forwardTrain(xa, ca.B); m.backward(dya, { accumulate: false }); };
   const fw = (m: Model) => () => { m.forwardTrain(xa, ca.B); };
-  const bw = (m: Model) => { m.forwardTrain(xa, ca.B); return () => { m.zeroGrad(); m.backward(dya); }; };
+  const bw = (m: Model) => { m.forwardTrain(xa, ca.B); return () => { m.backward(dya, { accumulate: false }); }; };
   const paired = (f: (m: Model) => () => void, n: number) => {
     const ratios: number[] = [];
     for (let r = 0; r < n; r++) ratios.push(time(f(me), 1, minTime) / time(f(ma), 1, minTime));
@@ -305,7 +306,7 @@ const targets = [
   { name: 'config a forward+backward ≥ 130,000 samples/s' + needs(configs[0], 130000, true), value: a.fwdBwdSamplesPerSec, ok: a.fwdBwdSamplesPerSec >= 130000 },
   { name: 'config a forward ≥ 400,000 samples/s' + needs(configs[0], 400000, false), value: a.forwardSamplesPerSec, ok: a.forwardSamplesPerSec >= 400000 },
   { name: `config e within 1.15× of config a (fwd+bwd time, median of paired runs; forward alone ${gridRatios.forward.toFixed(2)}×, ` +
-    `zeroGrad + backward alone ${gridRatios.backward.toFixed(2)}×)`, value: gridRatios.fwdBwd, ok: gridRatios.fwdBwd <= 1.15 },
+    `backward alone ${gridRatios.backward.toFixed(2)}×)`, value: gridRatios.fwdBwd, ok: gridRatios.fwdBwd <= 1.15 },
   { name: 'config d forward+backward ≥ 130,000 samples/s' + needs(configs[3], 130000, true) +
     `; in the FMAs the kernels execute ${dExec(130000).toFixed(0)} GFLOP/s = ${(100 * dExec(130000) / peak).toFixed(0)} %, ` +
     `now ${(100 * dExec(d.fwdBwdSamplesPerSec) / peak).toFixed(0)} %, against the tiles' ` +
