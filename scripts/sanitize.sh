@@ -7,7 +7,8 @@
 #    into build-asan/ (never build/, which others use);
 # 2. builds native/fuzz/fuzz_kernels.cc with the kernel sources and the same sanitizers (plus
 #    float-cast-overflow) into build-asan/fuzz/;
-# 3. runs the fuzz driver for FUZZ_SECONDS;
+# 3. runs the fuzz driver for FUZZ_SECONDS, and native/fuzz/pool_stress.cc (the thread pool)
+#    built with ThreadSanitizer;
 # 4. runs the kernel vitest files (kan-forward, kan-gradients, simd-threads, optim) against the
 #    sanitized addon: lib/native.ts loads build/Release/ of the package root through
 #    node-gyp-build, with no override, so the tests run from a temporary copy of the package
@@ -166,6 +167,28 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
         finding "fuzz driver stopped with status $rc before its report (crash or sanitizer abort) in ${last#fuzz_kernels: }"
       fi
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
+  step "3b. thread pool stress test with ThreadSanitizer (polling hand-over, then sleeping only)"
+  if [ ! -e "$(gcc -print-file-name=libtsan.so)" ]; then
+    finding "no ThreadSanitizer runtime (install gcc's libtsan) for the pool stress test"
+  elif g++ -std=c++17 -O1 -g -fsanitize=thread -pthread "$ROOT/native/fuzz/pool_stress.cc" "$ROOT/native/kernels/thread_pool.cc" \
+         -o "$OUT/pool_stress" > "$LOGDIR/cc-pool.log" 2>&1; then
+    for spin in 50 0; do
+      KAN_SPIN_US=$spin TSAN_OPTIONS="halt_on_error=1:exitcode=66" "$OUT/pool_stress" 2000 > "$LOGDIR/pool.out" 2>&1
+      rc=$?
+      echo "KAN_SPIN_US=$spin: $(tail -n 1 "$LOGDIR/pool.out")"
+      if [ $rc != 0 ] || grep -q "WARNING: ThreadSanitizer" "$LOGDIR/pool.out"; then
+        head -n 60 "$LOGDIR/pool.out"
+        finding "thread pool stress test (KAN_SPIN_US=$spin): exit $rc"
+      fi
+    done
+  else
+    head -n 40 "$LOGDIR/cc-pool.log"
+    finding "thread pool stress test build failed"
   fi
 fi
 

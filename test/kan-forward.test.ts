@@ -262,10 +262,13 @@ describe('KAN forward: SIMD tails and a multi-layer model', () => {
     note('SIMD tails O=1..70', maxErr);
   });
 
-  it('many inputs (blocks of inputs in the kernel): I = 15, 16, 17, 33, 40, 784', () => {
+  it('many inputs (blocks of inputs in the kernel): I = 15, 16, 17, 33, 40, 333, 784', () => {
     const rng = new R.TestRng(13);
     let maxErr = 0;
-    for (const [I, O, G, k, B] of [[15, 17, 5, 3, 9], [16, 3, 4, 2, 5], [17, 70, 6, 1, 7], [33, 1, 3, 5, 6], [40, 21, 12, 3, 11], [784, 64, 5, 3, 8]] as const) {
+    // B = 1 through the wide layers: one sample's inputs in two halves (ops.cc), incl. a second
+    // half that is not a whole number of vectors (333 = 176 + 157)
+    for (const [I, O, G, k, B] of [[15, 17, 5, 3, 9], [16, 3, 4, 2, 5], [17, 70, 6, 1, 7], [33, 1, 3, 5, 6], [40, 21, 12, 3, 11], [784, 64, 5, 3, 8],
+      [784, 64, 5, 3, 1], [333, 90, 9, 2, 1], [333, 90, 9, 2, 2]] as const) {
       const NB = G + k;
       const base = BASES[I % 3];
       const c: Case = { I, O, G, k, base, grid: gridOf(I % 2 ? 'adapted' : 'uniform', rng, I, G, k, -1, 1), coef: rng.f32(I * NB * O), wb: rng.f32(I * O), ws: rng.f32(I * O), mask: makeMask(rng, I * O, 'real') };

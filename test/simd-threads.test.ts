@@ -60,6 +60,8 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=5 O=50 G=29 k=2 B=589 silu', 5, 50, 29, 2, 589, 2, false, true),
   // a few samples of a wide layer (the raw-row forward)
   kanCfg('I=784 O=64 G=5 k=3 B=1 silu', 784, 64, 5, 3, 1, 2, false, false),
+  // one sample, inputs in two halves (176 + 157) on two threads or one
+  kanCfg('I=333 O=90 G=9 k=2 B=1 identity adapted', 333, 90, 9, 2, 1, 1, true, true),
   kanCfg('I=200 O=70 G=7 k=2 B=5 identity adapted', 200, 70, 7, 2, 5, 1, true, true),
 ];
 

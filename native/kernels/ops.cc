@@ -170,12 +170,36 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   a.kpad = kt.kpad.data(); a.row_t0 = kt.t0.data(); a.row_invh = kt.invh.data(); a.row_hi = kt.hi.data(); a.row_uni = kt.uni.data();
   a.B = B; a.I = I; a.O = O; a.G = G; a.k = k; a.base = base;
   const KernelTable& tab = T();
-  const int nth = threads_for((double)B * I * O * (k + 3), B);
   // fold ws·mask into a copy of a block's rows when there are several samples per row; decided
   // from (B, G, k) alone, so every thread count gives the same bits
   a.fold = B >= 16 && (long)(G + k) <= 2L * B;
   const size_t per = KAN_FWD_SCRATCH(k, O, G, a.fold != 0);
   thread_local std::vector<unsigned char> buf;
+  if (B == 1 && I >= 32 && (double)I * O * (k + 3) >= 131072.0) {
+    // One sample through a wide layer (the latency case): its inputs in two fixed halves, each
+    // summed into its own row, y = first half + second half — on two threads when the pool has
+    // them, else one after the other (the same bits either way). One thread cannot go faster than
+    // its tile's issue rate over all the inputs; the sample-parallel split has nothing to split.
+    const int NK = G + 2 * k + 1, NB = G + k, KP = NK + 2 * k, h = (I / 2 + 15) & ~15;
+    unsigned char* sc = scratch_of<unsigned char>(buf, 2 * per + (size_t)O * sizeof(float) + 64);
+    float* y1 = (float*)(((uintptr_t)(sc + 2 * per) + 63) & ~(uintptr_t)63);
+    KanLayerArgs a1 = a;
+    a.I = h;
+    a1.I = I - h;
+    a1.y = y1;
+    a1.x = x + h;
+    a1.grid = grid + (size_t)h * NK;
+    a1.coef = coef + (size_t)h * NB * O;
+    a1.wb = wb + (size_t)h * O; a1.ws = ws + (size_t)h * O; a1.mask = mask + (size_t)h * O;
+    a1.kpad += (size_t)h * KP; a1.row_t0 += h; a1.row_invh += h; a1.row_hi += h; a1.row_uni += h;
+    ThreadPool::instance().run(threads_for((double)I * O * (k + 3), 2), [&](int ith, int n) {
+      if (ith == 0) tab.kan_forward(a, 0, 1, sc);
+      if (ith == 1 || n == 1) tab.kan_forward(a1, 0, 1, sc + per);
+    });
+    for (int o = 0; o < O; ++o) y[o] += y1[o];
+    return;
+  }
+  const int nth = threads_for((double)B * I * O * (k + 3), B);
   unsigned char* sc = scratch_of<unsigned char>(buf, per * nth);
   ThreadPool::instance().run(nth, [&](int ith, int n) {
     long lo, hi;
