@@ -200,17 +200,18 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
     native.kanBackward(dx, g.dcoef, g.dwb, g.dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, false, overwrite);
   for (const path of [...SIMD_PATHS, 'scalar'] as SimdPath[]) {
     const runs = AVAIL.includes(path);
-    it.skipIf(!runs)(runs ? `${path}: from NaN-filled or random gradients, 1/2/3 threads, dx or not: bitwise what accumulating onto zeros gives`
+    it.skipIf(!runs)(runs ? `${path}: from NaN-filled gradients, 1 and 3 threads, dx or not: bitwise what accumulating onto zeros gives`
       : `${path}: not supported by this CPU`, () => {
       let arrays = 0;
-      for (const threads of [1, 2, 3])
+      // (NaN in any element not written, or added to, stays NaN; 3 threads: uneven input ranges)
+      for (const threads of [1, 3])
         withPath(path, threads, () => {
           for (const c of cfgs)
             for (const withDx of [false, true]) {
               const want = grads(c, 0), dxWant = withDx ? new Float32Array(c.B * c.I) : null;
               back(c, want, dxWant, false);
               expect(R.maxAbs(want.dcoef), c.name).toBeGreaterThan(0);
-              for (const fill of [Number.NaN, 'random'] as const) {
+              for (const fill of [Number.NaN] as const) {
                 const got = grads(c, fill), dxGot = withDx ? new Float32Array(c.B * c.I) : null;
                 back(c, got, dxGot, true);
                 const what = `${path} ${threads}t ${c.name} dx=${withDx} from ${String(fill)}`;

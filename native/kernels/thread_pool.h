@@ -5,9 +5,10 @@
 //
 // Hand-over: a worker that finished a job polls for the next one for KAN_SPIN_US microseconds
 // (default 50) before sleeping on a condition variable, and the caller polls for the workers'
-// completion as long before sleeping. Waking a sleeping thread through a condition variable and
-// waiting for it costs ~16 µs per round trip on the 2-vCPU VM this was tuned on (polling: ~0.15 µs),
-// more than a small kernel call takes; the polling is bounded so an idle pool sleeps.
+// completion as long before sleeping; between polls a thread yields its CPU to any other thread
+// waiting for it. Waking a sleeping thread through a condition variable and waiting for it costs
+// ~15–16 µs per round trip on the 2-vCPU VM this was tuned on (polling: ~1–2 µs), more than a
+// small kernel call takes; the polling is bounded so an idle pool sleeps.
 #pragma once
 #include <atomic>
 #include <condition_variable>
