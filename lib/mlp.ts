@@ -114,10 +114,8 @@ export class MLP extends BaseModel implements Model {
   protected layerBackward(l: number, dx: Float32Array | null, dy: Float32Array, x: Float32Array, y: Float32Array,
     z: Float32Array | null, B: number, async: boolean, overwrite: boolean): NativeCall {
     const L = this.layers[l];
-    // the dense kernel accumulates (its GEMM adds to dW): zero the layer's gradients for overwrite
-    if (overwrite) { L.dweight.fill(0); L.dbias.fill(0); }
     // identity layers keep no pre-activation: it equals the output
-    return native.denseBackward(dx, L.dweight, L.dbias, dy, x, z ?? y, L.weight, B, L.inDim, L.outDim, L.act, async);
+    return native.denseBackward(dx, L.dweight, L.dbias, dy, x, z ?? y, L.weight, B, L.inDim, L.outDim, L.act, async, overwrite);
   }
 
   static load(path: string): MLP { return MLP.fromBytes(loadModelFile(path), path); }

@@ -29,9 +29,10 @@ export interface Binding {
   // [sync|async] z = x W + bias, y = act(z); z may be null
   denseForward(y: F32, z: F32 | null, x: F32, W: F32, bias: F32, B: number, I: number, O: number, act: number,
     async?: boolean): void | Promise<void>;
-  // [sync|async] accumulates dx (or null), dW, dbias
+  // [sync|async] accumulates dx (or null), dW, dbias; with overwrite, dW and dbias are set to the
+  // batch's gradient (bitwise the same as zeroing them first), dx still added to
   denseBackward(dx: F32 | null, dW: F32, dbias: F32, dy: F32, x: F32, z: F32, W: F32, B: number, I: number,
-    O: number, act: number, async?: boolean): void | Promise<void>;
+    O: number, act: number, async?: boolean, overwrite?: boolean): void | Promise<void>;
   // [sync] mean squared error; writes dpred unless null
   mseLoss(dpred: F32 | null, pred: F32, target: F32, n: number): number;
   // [sync] mean softmax cross-entropy; writes dlogits unless null

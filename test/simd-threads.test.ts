@@ -200,7 +200,7 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
     native.kanBackward(dx, g.dcoef, g.dwb, g.dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, false, overwrite);
   for (const path of [...SIMD_PATHS, 'scalar'] as SimdPath[]) {
     const runs = AVAIL.includes(path);
-    it.skipIf(!runs)(runs ? `${path}: from NaN-filled gradients, 1 and 3 threads, dx or not: bitwise what accumulating onto zeros gives`
+    it.skipIf(!runs)(runs ? `${path}: KAN and dense, from NaN-filled gradients, 1 and 3 threads, dx or not: bitwise what accumulating onto zeros gives`
       : `${path}: not supported by this CPU`, () => {
       let arrays = 0;
       // (NaN in any element not written, or added to, stays NaN; 3 threads: uneven input ranges)
@@ -211,24 +211,37 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
               const want = grads(c, 0), dxWant = withDx ? new Float32Array(c.B * c.I) : null;
               back(c, want, dxWant, false);
               expect(R.maxAbs(want.dcoef), c.name).toBeGreaterThan(0);
-              for (const fill of [Number.NaN] as const) {
-                const got = grads(c, fill), dxGot = withDx ? new Float32Array(c.B * c.I) : null;
-                back(c, got, dxGot, true);
-                const what = `${path} ${threads}t ${c.name} dx=${withDx} from ${String(fill)}`;
-                expect(R.bitwiseEqual(got.dcoef, want.dcoef), `${what}: dcoef`).toBe(true);
-                expect(R.bitwiseEqual(got.dwb, want.dwb), `${what}: dwb`).toBe(true);
-                expect(R.bitwiseEqual(got.dws, want.dws), `${what}: dws`).toBe(true);
-                if (dxGot) expect(R.bitwiseEqual(dxGot, dxWant!), `${what}: dx`).toBe(true);
-                arrays += withDx ? 4 : 3;
-              }
+              const got = grads(c, Number.NaN), dxGot = withDx ? new Float32Array(c.B * c.I) : null;
+              back(c, got, dxGot, true);
+              const what = `${path} ${threads}t ${c.name} dx=${withDx}`;
+              expect(R.bitwiseEqual(got.dcoef, want.dcoef), `${what}: dcoef`).toBe(true);
+              expect(R.bitwiseEqual(got.dwb, want.dwb), `${what}: dwb`).toBe(true);
+              expect(R.bitwiseEqual(got.dws, want.dws), `${what}: dws`).toBe(true);
+              if (dxGot) expect(R.bitwiseEqual(dxGot, dxWant!), `${what}: dx`).toBe(true);
+              arrays += withDx ? 4 : 3;
               // the default still adds: onto random gradients the result differs from the batch's own
               const onto = grads(c, 'random'), start = onto.dwb.slice();
               back(c, onto, null, false);
               const added = onto.dwb.map((v, q) => v - start[q]);
               expect(R.relErr(added, want.dwb), `${path} ${c.name}: accumulate`).toBeLessThan(1e-4);
             }
+          // the dense layer likewise (its GEMM adds to dW: overwrite zeroes each thread's rows first)
+          for (const c of DENSE_CFGS) {
+            const z = new Float32Array(c.B * c.O), y = new Float32Array(c.B * c.O);
+            native.denseForward(y, z, c.x, c.W, c.bias, c.B, c.I, c.O, c.act);
+            const dxWant = new Float32Array(c.B * c.I), dWWant = new Float32Array(c.I * c.O), dbWant = new Float32Array(c.O);
+            native.denseBackward(dxWant, dWWant, dbWant, c.dy, c.x, z, c.W, c.B, c.I, c.O, c.act);
+            const dxGot = new Float32Array(c.B * c.I), dWGot = new Float32Array(c.I * c.O).fill(Number.NaN), dbGot = new Float32Array(c.O).fill(Number.NaN);
+            native.denseBackward(dxGot, dWGot, dbGot, c.dy, c.x, z, c.W, c.B, c.I, c.O, c.act, false, true);
+            const what = `${path} ${threads}t dense ${c.name}`;
+            expect(R.maxAbs(dWWant), what).toBeGreaterThan(0);
+            expect(R.bitwiseEqual(dWGot, dWWant), `${what}: dW`).toBe(true);
+            expect(R.bitwiseEqual(dbGot, dbWant), `${what}: dbias`).toBe(true);
+            expect(R.bitwiseEqual(dxGot, dxWant), `${what}: dx`).toBe(true);
+            arrays += 3;
+          }
         });
-      lines.push(`${path} overwrite mode: ${arrays} arrays bitwise equal to accumulating onto zeros`);
+      lines.push(`${path} overwrite mode (KAN and dense): ${arrays} arrays bitwise equal to accumulating onto zeros`);
     });
   }
 
@@ -239,12 +252,21 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
     expect(R.bitwiseEqual(g.dcoef, before)).toBe(true);
     native.kanBackward(null, g.dcoef, g.dwb, g.dws, new Float32Array(0), new Float32Array(0), c.grid, c.coef, c.wb, c.ws, c.mask, 0, c.I, c.O, c.G, c.k, c.base, false, true);
     for (const a of [g.dcoef, g.dwb, g.dws]) expect(a.every((v) => Object.is(v, 0))).toBe(true);
+    const d = DENSE_CFGS[1], e = new Float32Array(0);
+    const dW = rng.f32(d.I * d.O), db = rng.f32(d.O), dWBefore = dW.slice();
+    native.denseBackward(null, dW, db, e, e, e, d.W, 0, d.I, d.O, d.act);
+    expect(R.bitwiseEqual(dW, dWBefore)).toBe(true);
+    native.denseBackward(null, dW, db, e, e, e, d.W, 0, d.I, d.O, d.act, false, true);
+    for (const a of [dW, db]) expect(a.every((v) => Object.is(v, 0))).toBe(true);
   });
 
   it('overwrite must be a boolean', () => {
     const c = KAN_CFGS[1];
     const g = grads(c, 0);
     expect(() => native.kanBackward(null, g.dcoef, g.dwb, g.dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base, false, 1 as unknown as boolean))
+      .toThrow(/Expected boolean for overwrite/);
+    const d = DENSE_CFGS[1];
+    expect(() => native.denseBackward(null, new Float32Array(d.I * d.O), new Float32Array(d.O), d.dy, d.x, new Float32Array(d.B * d.O), d.W, d.B, d.I, d.O, 0, false, 'yes' as unknown as boolean))
       .toThrow(/Expected boolean for overwrite/);
   });
 });

@@ -1,7 +1,7 @@
 // dense.cc — N-API glue for the dense (MLP) layer.
 //
 // [sync|async] denseForward(y, z|null, x, W, bias, B, I, O, act, async?)
-// [sync|async] denseBackward(dx|null, dW, dbias, dy, x, z, W, B, I, O, act, async?)
+// [sync|async] denseBackward(dx|null, dW, dbias, dy, x, z, W, B, I, O, act, async?, overwrite?)  (overwrite: write dW/dbias)
 #include "../kernels/ops.h"
 #include "common.h"
 
@@ -39,8 +39,9 @@ static Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
   const float* x = a.f32(4, "x", count(env, "x", {B, I}));
   const float* z = a.f32(5, "z", count(env, "z", {B, O}));
   const float* W = a.f32(6, "W", count(env, "W", {I, O}));
+  const bool overwrite = a.flag(12, "overwrite");
   return run(a, a.is_async(11), [=]() {
-    if (B > 0) kan::dense_backward(dx, dW, dbias, dy, x, z, W, B, I, O, act);
+    kan::dense_backward(dx, dW, dbias, dy, x, z, W, B, I, O, act, overwrite);
     return 0.0;
   }, false);
 }

@@ -376,7 +376,14 @@ void dense_forward(float* y, float* z, const float* x, const float* W, const flo
 }
 
 void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const float* x,
-                    const float* z, const float* W, int B, int I, int O, int act) {
+                    const float* z, const float* W, int B, int I, int O, int act, bool overwrite) {
+  if (B == 0) {  // no samples: nothing to add, or a zero gradient to write
+    if (overwrite) {
+      std::fill(dW, dW + (size_t)I * O, 0.0f);
+      std::fill(dbias, dbias + O, 0.0f);
+    }
+    return;
+  }
   const KernelTable& tab = T();
   thread_local std::vector<float> dz, xT, WT, dbacc;
   dz.resize((size_t)B * O);
@@ -398,12 +405,14 @@ void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const f
   float* dba = dbacc.data();
   for (int b = 0; b < B; ++b)
     for (int o = 0; o < O; ++o) dba[o] += dzw[(size_t)b * O + o];
-  for (int o = 0; o < O; ++o) dbias[o] += dba[o];
-  // dW (I,O) += x^T (I,B) @ dz (B,O): rows of dW split over threads
+  for (int o = 0; o < O; ++o) dbias[o] = (overwrite ? 0.0f : dbias[o]) + dba[o];
+  // dW (I,O) += x^T (I,B) @ dz (B,O): rows of dW split over threads; overwrite: each thread zeroes
+  // its rows first (the GEMM adds to them)
   // (thread_local buffers must not be named inside the lambdas: those run on pool threads)
   const float* xTp = xT.data();
   const float* dzp = dz.data();
   parallel_rows(I, (double)B * I * O, [&](long lo, long hi) {
+    if (overwrite) std::fill(dW + (size_t)lo * O, dW + (size_t)hi * O, 0.0f);
     tab.gemm(dW, xTp, dzp, I, O, B, (int)lo, (int)hi);
   });
   if (dx) {

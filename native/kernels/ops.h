@@ -50,9 +50,10 @@ void spline_eval(float* out, const float* x, const float* grid, const float* coe
 void dense_forward(float* y, float* z, const float* x, const float* W, const float* bias,
                    int B, int I, int O, int act);
 // Accumulates dx (B,I) (may be null), dW (I,O), dbias (O) from dy (B,O); z is the cached
-// pre-activation from forward.
+// pre-activation from forward. With overwrite, dW and dbias are set to this batch's gradient
+// instead (the same bits as zeroing them first; B = 0 zeroes them); dx is accumulated either way.
 void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const float* x,
-                    const float* z, const float* W, int B, int I, int O, int act);
+                    const float* z, const float* W, int B, int I, int O, int act, bool overwrite = false);
 
 // Mean squared error over n elements; writes dpred = d loss / d pred (if non-null).
 double mse_loss(float* dpred, const float* pred, const float* target, size_t n);
