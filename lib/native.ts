@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as check from './check.js';
 
 export type F32 = Float32Array;
 
@@ -130,8 +131,5 @@ export type Tile = (typeof TILES)[number];
  * every FMA and multiply the tile executes.
  */
 export function tileGflops(tile: Tile = 'forward', threads = getNumThreads(), seconds = 0.25): number {
-  if (typeof tile !== 'string') throw new TypeError(`Expected one of ${TILES.join(', ')} for tile but received ${typeof tile}`);
-  const which = TILES.indexOf(tile);
-  if (which < 0) throw new RangeError(`Expected one of ${TILES.join(', ')} for tile but received ${JSON.stringify(tile)}`);
-  return native.tileGflops(which, threads, seconds);
+  return native.tileGflops(TILES.indexOf(check.oneOf('tile', tile, TILES)), threads, seconds);
 }

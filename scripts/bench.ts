@@ -325,6 +325,6 @@ writeFileSync('bench.json', JSON.stringify({
   flopsFormula: 'KAN: 2(k+3) per (sample,input,output) forward, 2(3k+7) backward; dense: 2IO forward, 4IO backward',
   peakGflops: peak, peakGflops1Thread: peak1, l1ReadGBs1Thread: l1GBs, l1LoadsPerCycle, tiles, rows, singleSampleForwardMicros: latency,
   singleSampleBytes: singleBytes, readProbeGBs1Thread: readGBs, singleSampleReadBoundMicros: readMicros, onnx: onnxRow, heap, rss,
-  gridRatioEoverA: gridRatios.fwdBwd, gridRatiosEoverA: gridRatios, targets,
+  gridRatiosEoverA: gridRatios, targets,
 }, null, 2));
 console.log('\nwrote bench.json');

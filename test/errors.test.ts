@@ -331,8 +331,8 @@ describe('setNumThreads / setSimd', () => {
   });
 
   it.each([
-    ["'backward'", 'backward', RangeError, /Expected one of forward, backward-rows, backward-dx for tile but received "backward"$/],
-    ['1', 1, TypeError, /for tile but received number$/],
+    ["'backward'", 'backward', RangeError, /^Expected one of 'forward', 'backward-rows', 'backward-dx' for tile but received "backward" of type string$/],
+    ['1', 1, TypeError, /^Expected one of 'forward', 'backward-rows', 'backward-dx' for tile but received 1 of type number$/],
   ] as [string, unknown, ErrClass, RegExp][])('tileGflops(%s)', (_name, v, cls, re) => {
     expectThrows(() => tileGflops(v as never, 1, 0.01), cls, re);
   });

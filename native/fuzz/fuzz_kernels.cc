@@ -112,7 +112,7 @@ struct Worst { double err = 0.0; uint64_t iter = 0; std::string where; };
 struct Stats {
   std::map<std::string, Worst> worst;            // "quantity path" -> worst relative error
   std::map<std::string, long> calls;             // op -> calls made
-  long finite_checks = 0, thread_checks = 0, compare_checks = 0;
+  long finite_checks = 0, bitwise_checks = 0, compare_checks = 0;
   vector<std::string> failures;
   long failure_count = 0;
   uint64_t iter = 0;
@@ -194,7 +194,7 @@ void expect_finite(const char* name, const std::string& path, const vector<float
 // template instances; such differences are counted and reported as a note).
 void expect_same_bits(const char* name, const std::string& path, const std::string& what, const vector<float>& a,
                       const vector<float>& b) {
-  ++g.thread_checks;
+  ++g.bitwise_checks;
   if (a.size() != b.size()) { fail("%s on %s: %s: sizes differ", name, path.c_str(), what.c_str()); return; }
   if (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0) return;
   for (size_t q = 0; q < a.size(); ++q) {
@@ -1077,7 +1077,7 @@ bool apply_allow(const std::string& what, Options& opt) {
   std::printf("  calls:");
   for (const auto& c : g.calls) std::printf(" %s %ld,", c.first.c_str(), c.second);
   std::printf("\n  checks: %ld finiteness, %ld SIMD-vs-scalar (%ld k=1 dx elements at a knot not compared), %ld bitwise (threads, backward overwrite)\n",
-              g.finite_checks, g.compare_checks, g.skipped, g.thread_checks);
+              g.finite_checks, g.compare_checks, g.skipped, g.bitwise_checks);
   if (!g.nan_payload_diffs.empty()) {
     std::printf("  note: elements NaN with 1 thread and with more, but with a different sign/payload:");
     for (const auto& d : g.nan_payload_diffs) std::printf(" %s %ld,", d.first.c_str(), d.second);

@@ -161,6 +161,20 @@ static TT* scratch_of(std::vector<unsigned char>& buf, size_t bytes) {
   return reinterpret_cast<TT*>(buf.data());
 }
 
+// The same layer restricted to its inputs i0..I-1: every per-input pointer moved by i0 rows. For
+// one sample only (the kernels take x's row stride from I, which this narrows).
+static KanLayerArgs kan_inputs_from(const KanLayerArgs& a, int i0) {
+  const int NK = a.G + 2 * a.k + 1, NB = a.G + a.k, KP = NK + 2 * a.k;
+  KanLayerArgs r = a;
+  r.I = a.I - i0;
+  r.x += i0;
+  r.grid += (size_t)i0 * NK;
+  r.coef += (size_t)i0 * NB * a.O;
+  r.wb += (size_t)i0 * a.O; r.ws += (size_t)i0 * a.O; r.mask += (size_t)i0 * a.O;
+  r.kpad += (size_t)i0 * KP; r.row_t0 += i0; r.row_invh += i0; r.row_hi += i0; r.row_uni += i0;
+  return r;
+}
+
 void kan_layer_forward(float* y, const float* x, const float* grid, const float* coef,
                        const float* wb, const float* ws, const float* mask,
                        int B, int I, int O, int G, int k, int base) {
@@ -176,27 +190,20 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
   const size_t per = KAN_FWD_SCRATCH(k, O, G, a.fold != 0);
   thread_local std::vector<unsigned char> buf;
   if (B == 1 && I >= 32 && (double)I * O * (k + 3) >= 131072.0) {
-    // One sample through a wide layer (the latency case): its inputs in two fixed halves, each
-    // summed into its own row, y = first half + second half — on two threads when the pool has
-    // them, else one after the other (the same bits either way). One thread cannot go faster than
-    // its tile's issue rate over all the inputs; the sample-parallel split has nothing to split.
-    const int NK = G + 2 * k + 1, NB = G + k, KP = NK + 2 * k, h = (I / 2 + 15) & ~15;
+    // One sample through a wide layer (the latency case): the sample split has nothing to split,
+    // and one thread cannot go faster than its tile's rate over all the inputs. So the inputs go
+    // in two fixed halves, each summed into its own row, y = first half + second half — on two
+    // threads when the pool has them, else one after the other (the same bits either way).
+    const int h = (I / 2 + 15) & ~15;
     unsigned char* sc = scratch_of<unsigned char>(buf, 2 * per + (size_t)O * sizeof(float) + 64);
-    float* y1 = (float*)(((uintptr_t)(sc + 2 * per) + 63) & ~(uintptr_t)63);
-    KanLayerArgs a1 = a;
+    KanLayerArgs a1 = kan_inputs_from(a, h);
+    a1.y = (float*)(((uintptr_t)(sc + 2 * per) + 63) & ~(uintptr_t)63);
     a.I = h;
-    a1.I = I - h;
-    a1.y = y1;
-    a1.x = x + h;
-    a1.grid = grid + (size_t)h * NK;
-    a1.coef = coef + (size_t)h * NB * O;
-    a1.wb = wb + (size_t)h * O; a1.ws = ws + (size_t)h * O; a1.mask = mask + (size_t)h * O;
-    a1.kpad += (size_t)h * KP; a1.row_t0 += h; a1.row_invh += h; a1.row_hi += h; a1.row_uni += h;
     ThreadPool::instance().run(threads_for((double)I * O * (k + 3), 2), [&](int ith, int n) {
       if (ith == 0) tab.kan_forward(a, 0, 1, sc);
       if (ith == 1 || n == 1) tab.kan_forward(a1, 0, 1, sc + per);
     });
-    for (int o = 0; o < O; ++o) y[o] += y1[o];
+    for (int o = 0; o < O; ++o) y[o] += a1.y[o];
     return;
   }
   const int nth = threads_for((double)B * I * O * (k + 3), B);
@@ -493,8 +500,10 @@ void sgd_step(float* p, float* buf, const float* g, size_t n, float lr, float mo
 // shared arrays, a small probe's threads wrote to the same cache lines (the 2-thread L1 read rate
 // came out at 1.0-1.2x the 1-thread one). `warm(ith, sink)`, if given, runs first, untimed.
 using ProbeWork = std::function<double(int, float*)>;
+// The threads a probe asked for nth gets: 1 .. the pool's size (the pool runs no more).
+static int probe_threads(int nth) { return std::max(1, std::min(nth, ThreadPool::instance().size())); }
 static double per_thread_rate(int nth, double seconds, const ProbeWork& work, const ProbeWork& warm = nullptr) {
-  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // the pool runs no more
+  nth = probe_threads(nth);
   std::vector<double> rate(nth, 0.0);
   ThreadPool::instance().run(nth, [&](int ith, int) {
     float sink = 0.0f;
@@ -519,7 +528,7 @@ double peak_gflops(int nth, double seconds) {
 
 double tile_gflops(int which, int nth, double seconds) {
   const KernelTable& tab = T();
-  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // (sizes the scratch)
+  nth = probe_threads(nth);  // (sizes the scratch)
   const size_t per = KAN_TILE_PROBE_FLOATS + 64;
   std::vector<float> mem(per * (size_t)nth);
   auto probe = [&](long iters) {
@@ -530,7 +539,7 @@ double tile_gflops(int which, int nth, double seconds) {
 
 double read_gbps(size_t bytes, int nth, double seconds) {
   const KernelTable& tab = T();
-  nth = std::max(1, std::min(nth, ThreadPool::instance().size()));  // (sizes the shares)
+  nth = probe_threads(nth);  // (sizes the shares)
   // each thread reads its own share (whole 64-float lines), warm from one untimed pass
   const size_t per = std::max<size_t>(64, (bytes / 4 / (size_t)nth + 63) / 64 * 64);
   std::vector<float> buf((size_t)nth * per + 16, 1.0f);

@@ -57,9 +57,12 @@ static inline void kan16_istore(void* p, VI v) {
   _mm256_storeu_si256(q + 1, v.h);
 }
 static inline VI kan16_iset1(int s) { return {_mm256_set1_epi32(s), _mm256_set1_epi32(s)}; }
-static inline VI kan16_iadd(VI a, VI b) { return {_mm256_add_epi32(a.l, b.l), _mm256_add_epi32(a.h, b.h)}; }
-static inline VI kan16_imin(VI a, VI b) { return {_mm256_min_epi32(a.l, b.l), _mm256_min_epi32(a.h, b.h)}; }
-static inline VI kan16_imax(VI a, VI b) { return {_mm256_max_epi32(a.l, b.l), _mm256_max_epi32(a.h, b.h)}; }
+#define KAN_W16_I2(name, op) \
+  static inline VI name(VI a, VI b) { return {op(a.l, b.l), op(a.h, b.h)}; }
+KAN_W16_I2(kan16_iadd, _mm256_add_epi32)
+KAN_W16_I2(kan16_imin, _mm256_min_epi32)
+KAN_W16_I2(kan16_imax, _mm256_max_epi32)
+#undef KAN_W16_I2
 static inline VI kan16_cvtt(VF v) { return {_mm256_cvttps_epi32(v.l), _mm256_cvttps_epi32(v.h)}; }
 static inline VF kan16_cvtf(VI v) { return {_mm256_cvtepi32_ps(v.l), _mm256_cvtepi32_ps(v.h)}; }
 static inline VF kan16_asf(VI v) { return {_mm256_castsi256_ps(v.l), _mm256_castsi256_ps(v.h)}; }

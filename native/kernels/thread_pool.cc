@@ -10,8 +10,6 @@ namespace {
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
 #endif
 }
 
