@@ -1,6 +1,7 @@
 // check.ts — argument checks. Every failure is a TypeError (wrong type) or RangeError (right
 // type, bad value) whose message names the argument, the expectation and what was received:
 //   "Expected positive integer for gridSize but received 1.5 of type number"
+import { native } from './native.js';  // (native.ts uses this module only inside functions)
 
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -78,12 +79,28 @@ export function f32(name: string, v: unknown, opts: { length?: number; multipleO
   if (opts.multipleOf !== undefined && (v.length === 0 || v.length % opts.multipleOf !== 0))
     throw new RangeError(`Expected Float32Array whose length is a positive multiple of ${opts.multipleOf} for ${name} but received length ${v.length}`);
   if (opts.finite !== false) {
-    for (let q = 0; q < v.length; q++) {
-      const e = v[q];
-      if (e - e !== 0) throw new RangeError(`Expected finite values in ${name} but received ${e} at index ${q}`);
-    }
+    const q = firstNonFinite(v);
+    if (q >= 0) throw new RangeError(`Expected finite values in ${name} but received ${v[q]} at index ${q}`);
   }
   return v;
+}
+
+/**
+ * Index of the first NaN or ±Infinity in v[from..to), or -1. Spans of 256 values or more go to the
+ * addon (a vectorised test of the exponent bits, ~0.1 ns per value), shorter ones stay in JS (a
+ * call costs more than they do); V8's own loop over a large Float32Array takes ~3 ns per value,
+ * 2.4 ms for one batch of config a's inputs.
+ */
+export function firstNonFinite(v: Float32Array, from = 0, to = v.length): number {
+  if (to - from >= 256) {
+    const q = native.firstNonFinite(from === 0 && to === v.length ? v : v.subarray(from, to), to - from);
+    return q < 0 ? -1 : from + q;
+  }
+  for (let q = from; q < to; q++) {
+    const e = v[q];
+    if (e - e !== 0) return q;
+  }
+  return -1;
 }
 
 /** Checked product of sizes: refuses anything that cannot be allocated as one Float32Array. */

@@ -34,6 +34,8 @@ export interface Binding {
   // batch's gradient (bitwise the same as zeroing them first), dx still added to
   denseBackward(dx: F32 | null, dW: F32, dbias: F32, dy: F32, x: F32, z: F32, W: F32, B: number, I: number,
     O: number, act: number, async?: boolean, overwrite?: boolean): void | Promise<void>;
+  // [sync] index of the first NaN/±Inf of x (length n), or -1
+  firstNonFinite(x: F32, n: number): number;
   // [sync] mean squared error; writes dpred unless null
   mseLoss(dpred: F32 | null, pred: F32, target: F32, n: number): number;
   // [sync] mean softmax cross-entropy; writes dlogits unless null

@@ -216,11 +216,10 @@ async function checkValues(a: Float32Array | Int32Array, name: string, labelsOf?
   for (let from = 0; from < a.length; from += SLICE) {
     const to = Math.min(a.length, from + SLICE);
     if (labelsOf !== undefined) checkLabels(a as Int32Array, from, to, labelsOf, name.replace(/\.y$/, ''));
-    else
-      for (let q = from; q < to; q++) {
-        const e = a[q];
-        if (e - e !== 0) throw new RangeError(`Expected finite values in ${name} but received ${e} at index ${q}`);
-      }
+    else {
+      const q = check.firstNonFinite(a as Float32Array, from, to);
+      if (q >= 0) throw new RangeError(`Expected finite values in ${name} but received ${a[q]} at index ${q}`);
+    }
     if (performance.now() - last > 4) {
       await new Promise<void>((r) => setImmediate(r));
       last = performance.now();

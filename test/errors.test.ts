@@ -6,6 +6,7 @@ import {
   KAN, MLP, train, setNumThreads, getNumThreads, setSimd, simd, simdAvailable, tileGflops, Rng, type Model,
 } from '../lib/index.js';
 import { native } from '../lib/native.js';
+import * as check from '../lib/check.js';
 
 type ErrClass = typeof TypeError | typeof RangeError;
 
@@ -296,6 +297,75 @@ describe('train(bad arguments)', () => {
     const c = classData();
     const r3 = await train(cls3(), c, { steps: 2, loss: 'crossEntropy' });
     expect(Number.isFinite(r3.finalLoss)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Long arrays: the values are scanned by the addon (check.firstNonFinite), short ones in JS
+
+describe('non-finite values in long arrays', () => {
+  /** The plain transcription: index of the first value v with v - v !== 0 in a[from..to), or -1. */
+  const reference = (a: Float32Array, from: number, to: number) => {
+    for (let q = from; q < to; q++) if (a[q] - a[q] !== 0) return q;
+    return -1;
+  };
+  const bits = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+  const bad: [string, number][] = [['NaN', NaN], ['Infinity', Infinity], ['-Infinity', -Infinity],
+    ['a NaN with a payload', bits(0x7fc00001)], ['a negative NaN', bits(0xffffffff)], ['a signalling NaN', bits(0x7f800001)]];
+  // finite values whose exponent bits come closest to the non-finite ones', and zeros/denormals
+  const edge = [bits(0x7f7fffff), -bits(0x7f7fffff), bits(0x7f000000), -0, bits(1), bits(0x807fffff)];
+
+  it('finds the same index as the plain loop at every block and threshold edge', () => {
+    for (const n of [255, 256, 257, 2047, 2048, 2049, 4097, 70000]) {
+      const a = new Float32Array(n);
+      for (let q = 0; q < n; q++) a[q] = edge[q % edge.length] * (q % 3 === 0 ? 1 : 0.5);
+      expect(check.firstNonFinite(a), `all finite, n=${n}`).toBe(-1);
+      for (const at of [0, 1, 255, 256, 2047, 2048, 2049, n - 2, n - 1].filter((q) => q >= 0 && q < n))
+        for (const [what, v] of bad) {
+          const keep = a[at];
+          a[at] = v;
+          expect(check.firstNonFinite(a), `${what} at ${at} of ${n}`).toBe(reference(a, 0, n));
+          expect(check.firstNonFinite(a)).toBe(at);
+          // a range that ends before it, one that starts after it, one that holds it
+          expect(check.firstNonFinite(a, 0, at)).toBe(-1);
+          expect(check.firstNonFinite(a, at + 1, n)).toBe(-1);
+          const lo = Math.max(0, at - 300), hi = Math.min(n, at + 300);
+          expect(check.firstNonFinite(a, lo, hi)).toBe(at);
+          a[at] = keep;
+        }
+    }
+  });
+
+  it('reports the first of several', () => {
+    const a = new Float32Array(10000);
+    a[9000] = NaN; a[7001] = -Infinity; a[7002] = NaN;
+    expect(check.firstNonFinite(a)).toBe(7001);
+    expect(check.firstNonFinite(a, 7002)).toBe(7002);
+  });
+
+  it('forward names the index of a NaN in a long x', () => {
+    const m = new KAN({ widths: [2, 3, 1], seed: 1 });
+    const x = new Float32Array(2 * 600).fill(0.25);
+    x[1117] = NaN;
+    const before = Uint8Array.from(new Uint8Array(m.data.buffer));
+    expectThrows(() => m.forward(x), RangeError, /Expected finite values in x but received NaN at index 1117/);
+    expectThrows(() => m.forwardTrain(x, 600), RangeError, /Expected finite values in x but received NaN at index 1117/);
+    expect(new Uint8Array(m.data.buffer)).toEqual(before);
+  });
+
+  it('train() names the index of an Infinity in its second slice of a long dataset', async () => {
+    const d = regressionData(40000);
+    d.x[70001] = -Infinity;  // the values are checked 65536 at a time
+    const m = reg();
+    const before = Uint8Array.from(new Uint8Array(m.data.buffer));
+    await expectRejects(() => train(m, d, { steps: 3 }), RangeError, /Expected finite values in data\.x but received -Infinity at index 70001/);
+    expect(new Uint8Array(m.data.buffer)).toEqual(before);
+  });
+
+  it('the binding checks its own arguments', () => {
+    expectThrows(() => native.firstNonFinite(new Float32Array(300), 301), RangeError, /Expected x to have length 301 but received 300/);
+    expectThrows(() => native.firstNonFinite(new Float64Array(300) as never, 300), TypeError, /Expected Float32Array for x/);
+    expect(native.firstNonFinite(new Float32Array(0), 0)).toBe(-1);
   });
 });
 

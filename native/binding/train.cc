@@ -1,5 +1,6 @@
 // train.cc — N-API glue for losses and optimizer steps.
 //
+// [sync] firstNonFinite(x, n) -> index of the first NaN/±Inf in x (length n), or -1
 // [sync] mseLoss(dpred|null, pred, target, n) -> loss
 // [sync] crossEntropyLoss(dlogits|null, logits, labels:Int32Array, B, C) -> loss
 // [sync|async] adamStep(p, m, v, g, n, lr, beta1, beta2, eps, wd, t, async?)
@@ -8,6 +9,14 @@
 #include "common.h"
 
 namespace kanb {
+
+static Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const size_t n = (size_t)a.integer(1, "n", 0, 4294967295LL);
+  const float* x = a.f32(0, "x", n);
+  const size_t q = n ? kan::first_non_finite(x, n) : 0;
+  return Napi::Number::New(a.env(), q < n ? (double)q : -1.0);
+}
 
 static Napi::Value MseLoss(const Napi::CallbackInfo& info) {
   Args a(info);
@@ -63,6 +72,7 @@ static Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 }
 
 void init_train(Napi::Env env, Napi::Object exports) {
+  exports.Set("firstNonFinite", Napi::Function::New<guarded<FirstNonFinite>>(env, "firstNonFinite"));
   exports.Set("mseLoss", Napi::Function::New<guarded<MseLoss>>(env, "mseLoss"));
   exports.Set("crossEntropyLoss", Napi::Function::New<guarded<CrossEntropyLoss>>(env, "crossEntropyLoss"));
   exports.Set("adamStep", Napi::Function::New<guarded<AdamStep>>(env, "adamStep"));

@@ -440,6 +440,29 @@ void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const f
 }
 
 // ---------------------------------------------------------------------------------------------
+// Value checks
+
+size_t first_non_finite(const float* x, size_t n) {
+  constexpr size_t BLOCK = 2048;
+  for (size_t b = 0; b < n; b += BLOCK) {
+    const size_t e = n - b < BLOCK ? n : b + BLOCK;
+    uint32_t bad = 0;  // a block at a time without an early exit: the loop vectorises
+    for (size_t q = b; q < e; ++q) {
+      uint32_t u;
+      std::memcpy(&u, x + q, sizeof u);
+      bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (size_t q = b; q < e; ++q) {
+        uint32_t u;
+        std::memcpy(&u, x + q, sizeof u);
+        if ((u & 0x7f800000u) == 0x7f800000u) return q;
+      }
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Losses
 
 double mse_loss(float* dpred, const float* pred, const float* target, size_t n) {

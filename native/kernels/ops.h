@@ -55,6 +55,10 @@ void dense_forward(float* y, float* z, const float* x, const float* W, const flo
 void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const float* x,
                     const float* z, const float* W, int B, int I, int O, int act, bool overwrite = false);
 
+// Index of the first non-finite value (NaN, ±Inf) of x[0..n), or n when all are finite. Tests the
+// exponent bits, so no compiler flag can fold it away.
+size_t first_non_finite(const float* x, size_t n);
+
 // Mean squared error over n elements; writes dpred = d loss / d pred (if non-null).
 double mse_loss(float* dpred, const float* pred, const float* target, size_t n);
 // Mean softmax cross-entropy over B rows of C logits; labels in [0, C). dlogits if non-null.
