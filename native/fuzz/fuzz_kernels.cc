@@ -20,7 +20,7 @@
 //     may take the other side); backward runs from the scalar pre-activation (ReLU's kink);
 //   - 1 thread vs 2 or 3 threads give bitwise identical results (NaNs count as equal whatever
 //     their sign/payload; such cases are counted and noted);
-//   - the KAN backward in overwrite mode, from NaN-filled gradients, gives the bits of
+//   - the KAN and dense backward in overwrite mode, from NaN-filled gradients, give the bits of
 //     accumulating onto zeros (every path, and the threaded run);
 //   - losses against float64 formulas; spline_fit coefficients finite;
 //   - spline_eval summed over inputs equals the scalar kernel with wb = 0, ws = 1, mask = 1.
@@ -816,6 +816,21 @@ void fuzz_dense(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const 
     dense_backward(with_dx ? o.dx.data() : nullptr, o.dW.data(), o.db.data(), dy.data(), x.data(), z.data(), W.data(), B, I, O, act);
     g.calls["dense_backward"]++;
   };
+  // overwrite mode from NaN-filled dW/dbias (dx accumulated as ever): the bits of accumulating
+  // onto zeros, which `o` holds when the initial gradients were zero
+  auto expect_dense_overwrite = [&](const Out& o, const vector<float>& z, const std::string& path) {
+    if (acc) return;
+    Out w;
+    w.dx = dx0;
+    w.dW.assign(dW0.size(), kNaN);
+    w.db.assign(db0.size(), kNaN);
+    dense_backward(with_dx ? w.dx.data() : nullptr, w.dW.data(), w.db.data(), dy.data(), x.data(), z.data(), W.data(), B, I, O, act, true);
+    g.calls["dense_backward overwrite"]++;
+    const std::string what = "accumulate onto zeros vs overwrite";
+    if (with_dx) expect_same_bits("dense backward dx", path, what, o.dx, w.dx);
+    expect_same_bits("dense backward dW", path, what, o.dW, w.dW);
+    expect_same_bits("dense backward dbias", path, what, o.db, w.db);
+  };
   simd_set("scalar");
   threads_set(1);
   Out ref;
@@ -828,6 +843,7 @@ void fuzz_dense(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const 
   }
   zref = &z;
   run_bwd(ref, *zref);
+  expect_dense_overwrite(ref, *zref, "scalar");
   expect_finite("dense forward y", "scalar", ref.y, zfin);
   // backward bounds
   vector<double> bdz((size_t)B * O);
@@ -876,6 +892,7 @@ void fuzz_dense(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const 
     Out o;
     run_fwd(o);
     run_bwd(o, *zref);
+    expect_dense_overwrite(o, *zref, p);
     if (p == tpath) tref = o;
     expect_finite("dense forward y", p, o.y, zfin);
     // y = act(z) with act 1.1-Lipschitz: compare y against z's bound
@@ -890,6 +907,7 @@ void fuzz_dense(Rng& r, const Ctx& ctx, const vector<std::string>& paths, const 
   Out t;
   run_fwd(t);
   run_bwd(t, *zref);
+  expect_dense_overwrite(t, *zref, tpath + " " + std::to_string(nth) + " threads");
   threads_set(1);
   expect_bitwise("dense forward y", tpath, nth, tref.y, t.y);
   expect_bitwise("dense forward z", tpath, nth, tref.z, t.z);
