@@ -13,7 +13,7 @@
 //   VCVTT(v)      float -> int32, truncating           VCVTF(vi)      int32 -> float
 //   VASF(vi)      reinterpret int32 bits as float      VSHL23(vi)     vi << 23
 //   VGATHER(p, vi)  p[vi[lane]] for each lane           VISTORE(p, vi) store VW int32
-//   VM            lane mask: VLT/VGE/VGT(a, b) (false on NaN), VMAND(m1, m2),
+//   VM            lane mask: VLT/VGE/VGT/VEQ(a, b) (false on NaN), VMAND(m1, m2),
 //                 VSEL(m, a, b) = m ? a : b (floats), VISEL(m, a, b) (ints)
 #pragma once
 #include <stdint.h>
@@ -103,6 +103,7 @@ static inline VI kan16_isel(VM m, VI a, VI b) {
 #define VGATHER(p, vi) kan16_gather((p), (vi))
 #define VLT(a, b) kan16_cmp<_CMP_LT_OQ>((a), (b))
 #define VGE(a, b) kan16_cmp<_CMP_GE_OQ>((a), (b))
+#define VEQ(a, b) kan16_cmp<_CMP_EQ_OQ>((a), (b))
 #define VGT(a, b) kan16_cmp<_CMP_GT_OQ>((a), (b))
 #define VMAND(a, b) kan16_mand((a), (b))
 #define VSEL(m, a, b) kan16_sel((m), (a), (b))
@@ -138,6 +139,7 @@ typedef __mmask16 VM;
 #define VGATHER(p, vi) _mm512_i32gather_ps((vi), (p), 4)
 #define VLT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
 #define VGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define VEQ(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
 #define VGT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
 #define VMAND(a, b) ((VM)((a) & (b)))
 #define VSEL(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
@@ -179,6 +181,7 @@ typedef __m256 VM;
 #define VGATHER(p, vi) _mm256_i32gather_ps((p), (vi), 4)
 #define VLT(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
 #define VGE(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define VEQ(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
 #define VGT(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
 #define VMAND(a, b) _mm256_and_ps((a), (b))
 #define VSEL(m, a, b) _mm256_blendv_ps((b), (a), (m))
@@ -228,6 +231,7 @@ static inline __m128 kan_gather128(const float* p, __m128i vi) {
 #define VGATHER(p, vi) kan_gather128((p), (vi))
 #define VLT(a, b) _mm_cmplt_ps((a), (b))
 #define VGE(a, b) _mm_cmpge_ps((a), (b))
+#define VEQ(a, b) _mm_cmpeq_ps((a), (b))
 #define VGT(a, b) _mm_cmpgt_ps((a), (b))
 #define VMAND(a, b) _mm_and_ps((a), (b))
 #define VSEL(m, a, b) _mm_or_ps(_mm_and_ps((m), (a)), _mm_andnot_ps((m), (b)))
@@ -269,6 +273,7 @@ static inline float32x4_t kan_gather_neon(const float* p, int32x4_t vi) {
 #define VGATHER(p, vi) kan_gather_neon((p), (vi))
 #define VLT(a, b) vcltq_f32((a), (b))
 #define VGE(a, b) vcgeq_f32((a), (b))
+#define VEQ(a, b) vceqq_f32((a), (b))
 #define VGT(a, b) vcgtq_f32((a), (b))
 #define VMAND(a, b) vandq_u32((a), (b))
 #define VSEL(m, a, b) vbslq_f32((m), (a), (b))
@@ -305,6 +310,7 @@ static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); r
 #define VGATHER(p, vi) ((p)[vi])
 #define VLT(a, b) ((a) < (b))
 #define VGE(a, b) ((a) >= (b))
+#define VEQ(a, b) ((a) == (b))
 #define VGT(a, b) ((a) > (b))
 #define VMAND(a, b) ((a) && (b))
 #define VSEL(m, a, b) ((m) ? (a) : (b))
