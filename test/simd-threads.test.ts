@@ -63,6 +63,12 @@ const KAN_CFGS: KanCfg[] = [
   // one sample, inputs in two halves (176 + 157) on two threads or one
   kanCfg('I=333 O=90 G=9 k=2 B=1 identity adapted', 333, 90, 9, 2, 1, 1, true, true),
   kanCfg('I=200 O=70 G=7 k=2 B=5 identity adapted', 200, 70, 7, 2, 5, 1, true, true),
+  // narrow layers with one or two outputs: samples in the lanes (forward: the basis spread over
+  // the rows, or gathered at the span for large G; backward: the spread rows), chunk tails that
+  // are not whole vectors (1100 = 512 + 512 + 76, 77), adapted rows (the per-lane basis)
+  kanCfg('I=5 O=1 G=5 k=3 B=1100 silu', 5, 1, 5, 3, 1100, 2, false, true),
+  kanCfg('I=2 O=2 G=13 k=3 B=77 identity adapted', 2, 2, 13, 3, 77, 1, true, true),
+  kanCfg('I=1 O=1 G=200 k=3 B=333 zero', 1, 1, 200, 3, 333, 0, false, false),
 ];
 
 function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {
@@ -269,6 +275,49 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
     expect(() => native.denseBackward(null, new Float32Array(d.I * d.O), new Float32Array(d.O), d.dy, d.x, new Float32Array(d.B * d.O), d.W, d.B, d.I, d.O, 0, false, 'yes' as unknown as boolean))
       .toThrow(/Expected boolean for overwrite/);
   });
+});
+
+describe('narrow layers with non-finite values', () => {
+  // The narrow forms multiply every sample's dy and every coefficient by spread basis rows that are
+  // mostly 0 (0 · Inf = NaN): a non-finite dy or coefficient must send the call down the general
+  // path, so the non-finite outputs are exactly those of the scalar twin.
+  const cases: [string, KanCfg][] = [];
+  {
+    // the NaN sample inside the grid on every input (outside it, the scalar twin adds 0 · NaN to
+    // dws where the SIMD paths skip the sample's absent rows)
+    const c = kanCfg('I=5 O=1 G=5 k=3 B=700, NaN in dy', 5, 1, 5, 3, 700, 2, false, false);
+    c.dy[613] = Number.NaN;
+    for (let i = 0; i < 5; i++) c.x[613 * 5 + i] = 0.1 + 0.07 * i;
+    cases.push([c.name, c]);
+  }
+  { const c = kanCfg('I=3 O=2 G=5 k=3 B=100, Inf coefficient', 3, 2, 5, 3, 100, 2, false, false); c.coef[(1 * 8 + 4) * 2 + 1] = Infinity; cases.push([c.name, c]); }
+  const run = (c: KanCfg) => {
+    const NB = c.G + c.k;
+    const y = new Float32Array(c.B * c.O), dx = new Float32Array(c.B * c.I), dcoef = new Float32Array(c.I * NB * c.O);
+    const dwb = new Float32Array(c.I * c.O), dws = new Float32Array(c.I * c.O);
+    native.kanForward(y, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    native.kanBackward(dx, dcoef, dwb, dws, c.dy, c.x, c.grid, c.coef, c.wb, c.ws, c.mask, c.B, c.I, c.O, c.G, c.k, c.base);
+    return { y, dx, dcoef, dwb, dws };
+  };
+  for (const path of SIMD_PATHS)
+    it.skipIf(!AVAIL.includes(path))(`${path}: the non-finite outputs are the scalar twin's, the finite ones agree`, () => {
+      for (const [name, c] of cases) {
+        const want = withPath('scalar', 1, () => run(c)), got = withPath(path, 2, () => run(c));
+        let nonFinite = 0;
+        for (const key of ['y', 'dx', 'dcoef', 'dwb', 'dws'] as const) {
+          const a = got[key], w = want[key];
+          const fin = Float32Array.from(w, (v) => (Number.isFinite(v) ? v : 0));
+          for (let q = 0; q < w.length; q++) {
+            expect(Number.isFinite(a[q]), `${path} ${name} ${key}[${q}] finite as the scalar twin's`).toBe(Number.isFinite(w[q]));
+            if (!Number.isFinite(w[q])) nonFinite++;
+          }
+          expect(R.relErr(Float32Array.from(a, (v) => (Number.isFinite(v) ? v : 0)), fin), `${path} ${name} ${key}`).toBeLessThanOrEqual(1e-5);
+        }
+        // the cases do reach non-finite outputs, and leave most of them finite
+        expect(nonFinite, `${name}: some outputs are non-finite`).toBeGreaterThan(0);
+        expect(nonFinite, `${name}: most outputs stay finite`).toBeLessThan(0.5 * (c.B * (c.O + c.I) + c.I * (c.G + c.k + 2) * c.O));
+      }
+    });
 });
 
 describe('determinism', () => {
