@@ -291,6 +291,15 @@ describe('narrow layers with non-finite values', () => {
     cases.push([c.name, c]);
   }
   { const c = kanCfg('I=3 O=2 G=5 k=3 B=100, Inf coefficient', 3, 2, 5, 3, 100, 2, false, false); c.coef[(1 * 8 + 4) * 2 + 1] = Infinity; cases.push([c.name, c]); }
+  {
+    // input 2 inside the grid for every sample (outside, the scalar twin multiplies Inf by the 0
+    // spline value where the SIMD paths add nothing from padding rows), on its spans 3-4 only:
+    // rows 5-7 untouched, whose dcoef must stay as the scalar twin has it (not Inf · 0)
+    const c = kanCfg('I=3 O=2 G=5 k=3 B=100, Inf spline weight ws', 3, 2, 5, 3, 100, 2, false, false);
+    c.ws[2 * 2 + 0] = Infinity;
+    for (let b = 0; b < c.B; b++) c.x[b * 3 + 2] = -0.575 + 0.325 * Math.sin(b);
+    cases.push([c.name, c]);
+  }
   const run = (c: KanCfg) => {
     const NB = c.G + c.k;
     const y = new Float32Array(c.B * c.O), dx = new Float32Array(c.B * c.I), dcoef = new Float32Array(c.I * NB * c.O);
