@@ -5,8 +5,9 @@
 #
 # 1. builds the addon with ASan+UBSan at -O1 -fno-omit-frame-pointer (cmake-js, KAN_SANITIZE=ON)
 #    into build-asan/ (never build/, which others use);
-# 2. builds native/fuzz/fuzz_kernels.cc with the kernel sources and the same sanitizers (plus
-#    float-cast-overflow) into build-asan/fuzz/;
+# 2. builds native/fuzz/fuzz_kernels.cc with the same sanitizers (ASan, UBSan, float-cast-overflow)
+#    into build-asan/fuzz/ and links it with step 1's kernel objects (ops, thread pool, every
+#    kernel unit): the kernels are compiled once, as the addon has them;
 # 3. runs the fuzz driver for FUZZ_SECONDS, and native/fuzz/pool_stress.cc (the thread pool)
 #    built with ThreadSanitizer;
 # 4. runs the kernel vitest files (kan-forward, kan-gradients, simd-threads, optim) against the
@@ -116,37 +117,27 @@ if [ "${KAN_SANITIZE_SKIP_FUZZ:-0}" != 1 ]; then
   mkdir -p "$FZ"
   K="$ROOT/native/kernels"
   CXXFLAGS_SAN="-std=c++17 -O1 -g1 -fno-omit-frame-pointer -fno-math-errno -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -Wall -Wno-unused-parameter -Wno-unused-variable"
-  AVX512="-mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma -mprefer-vector-width=512 -Wno-maybe-uninitialized -Wno-uninitialized"
-  # object: source: extra flags (rebuilt when the source or any kernel header is newer)
-  units=("ops:$K/ops.cc:" "thread_pool:$K/thread_pool.cc:" "kernels_ref:$K/kernels_ref.cc:" "kernels_base:$K/kernels_base.cc:"
-         "kernels_avx2:$K/kernels_avx2.cc:-mavx2 -mfma" "kernels_w16:$K/kernels_w16.cc:-mavx2 -mfma"
-         "fuzz_kernels:$ROOT/native/fuzz/fuzz_kernels.cc:")
-  AVX512_OBJ="$FZ/kernels_avx512.o"
-  if [ $AVX512_ON = ON ]; then
-    units+=("kernels_avx512:$K/kernels_avx512.cc:$AVX512")
-  else
-    CXXFLAGS_SAN="$CXXFLAGS_SAN -DKAN_NO_AVX512"
-    AVX512_OBJ=""
-  fi
-  # objects built with the other AVX-512 setting are stale
+  [ $AVX512_ON = ON ] || CXXFLAGS_SAN="$CXXFLAGS_SAN -DKAN_NO_AVX512"
+  # step 1's objects of the kernel units (CMake's layout under the build folder)
+  KOBJ="$OUT/CMakeFiles/kan_native.dir/native/kernels"
+  objs=()
+  for u in ops thread_pool kernels_ref kernels_base kernels_avx2 kernels_w16; do objs+=("$KOBJ/$u.cc.o"); done
+  [ $AVX512_ON = ON ] && objs+=("$KOBJ/kernels_avx512.cc.o")
+  fail=0
+  for o in "${objs[@]}"; do [ -f "$o" ] || { echo "error: no $o from step 1 (has the addon build's object layout changed?)" >> "$LOGDIR/cc-objects.log"; fail=1; }; done
+  # the driver's object built with the other AVX-512 setting is stale
   if [ "$(cat "$FZ/avx512.setting" 2>/dev/null)" != "$AVX512_ON" ]; then rm -f "$FZ"/*.o; fi
   echo "$AVX512_ON" > "$FZ/avx512.setting"
   newest_header=$(ls -t "$K"/*.h "$K"/*.inc | head -n 1)
-  pids=(); fail=0
-  for u in "${units[@]}"; do
-    IFS=: read -r name src extra <<< "$u"
-    obj="$FZ/$name.o"
-    if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$newest_header" ] && [ "$obj" -nt "${BASH_SOURCE[0]}" ]; then continue; fi
+  obj="$FZ/fuzz_kernels.o"
+  src="$ROOT/native/fuzz/fuzz_kernels.cc"
+  if [ $fail = 0 ] && ! { [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$newest_header" ] && [ "$obj" -nt "${BASH_SOURCE[0]}" ]; }; then
     # shellcheck disable=SC2086
-    g++ $CXXFLAGS_SAN $extra -c "$src" -o "$obj" > "$LOGDIR/cc-$name.log" 2>&1 &
-    pids+=($!)
-    if [ ${#pids[@]} -ge $JOBS ]; then wait "${pids[0]}" || fail=1; pids=("${pids[@]:1}"); fi
-  done
-  for p in "${pids[@]}"; do wait "$p" || fail=1; done
+    g++ $CXXFLAGS_SAN -c "$src" -o "$obj" > "$LOGDIR/cc-fuzz_kernels.log" 2>&1 || fail=1
+  fi
   if [ $fail = 0 ]; then
     # shellcheck disable=SC2086
-    g++ $CXXFLAGS_SAN "$FZ"/ops.o "$FZ"/thread_pool.o "$FZ"/kernels_ref.o "$FZ"/kernels_base.o "$FZ"/kernels_avx2.o "$FZ"/kernels_w16.o \
-      $AVX512_OBJ "$FZ"/fuzz_kernels.o -pthread -o "$FZ/fuzz_kernels" > "$LOGDIR/cc-link.log" 2>&1 || fail=1
+    g++ $CXXFLAGS_SAN "$obj" "${objs[@]}" -pthread -o "$FZ/fuzz_kernels" > "$LOGDIR/cc-link.log" 2>&1 || fail=1
   fi
   if [ $fail = 1 ]; then
     cat "$LOGDIR"/cc-*.log | grep -E "error|Error" | head -n 40
