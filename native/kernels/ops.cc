@@ -442,22 +442,22 @@ void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const f
 // ---------------------------------------------------------------------------------------------
 // Value checks
 
+// NaN or ±Inf: all exponent bits set (a test on the bits, which no float flag can fold away)
+static inline bool non_finite_bits(const float* p) {
+  uint32_t u;
+  std::memcpy(&u, p, sizeof u);
+  return (u & 0x7f800000u) == 0x7f800000u;
+}
+
 size_t first_non_finite(const float* x, size_t n) {
   constexpr size_t BLOCK = 2048;
   for (size_t b = 0; b < n; b += BLOCK) {
     const size_t e = n - b < BLOCK ? n : b + BLOCK;
     uint32_t bad = 0;  // a block at a time without an early exit: the loop vectorises
-    for (size_t q = b; q < e; ++q) {
-      uint32_t u;
-      std::memcpy(&u, x + q, sizeof u);
-      bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
+    for (size_t q = b; q < e; ++q) bad |= (uint32_t)non_finite_bits(x + q);
     if (bad)
-      for (size_t q = b; q < e; ++q) {
-        uint32_t u;
-        std::memcpy(&u, x + q, sizeof u);
-        if ((u & 0x7f800000u) == 0x7f800000u) return q;
-      }
+      for (size_t q = b; q < e; ++q)
+        if (non_finite_bits(x + q)) return q;
   }
   return n;
 }
