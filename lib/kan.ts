@@ -6,7 +6,7 @@
 // bases). Layouts: grid (I, NK), coef (I, NB, O), wb/ws/mask (I, O), all row-major views into the
 // model's one Float32Array.
 import * as check from './check.js';
-import { native } from './native.js';
+import { alignedF32, native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
 import { loadModelFile, ModelFileError, readModel, type ModelReader } from './io.js';
@@ -146,7 +146,7 @@ export class KAN extends BaseModel implements Model {
     const { data, views, offsets } = allocate(specs);
     this.data = data;
     this.params = data.subarray(0, nParams);
-    this.grads = new Float32Array(nParams);
+    this.grads = alignedF32(nParams);
     const gv = (name: string) => this.grads.subarray(offsets.get(name)!, offsets.get(name)! + views.get(name)!.length);
     this.groups = (['coef', 'wb', 'ws'] as const).map((g) => {
       const offset = offsets.get(`${g}0`)!;

@@ -2,7 +2,7 @@
 // Layer l: z = x W_l + b_l, W_l (I, O) row-major, then the activation on hidden layers (the last
 // layer is linear). Initialisation as PyTorch's nn.Linear: W, b ~ U(-1/sqrt(I), 1/sqrt(I)).
 import * as check from './check.js';
-import { native } from './native.js';
+import { alignedF32, native } from './native.js';
 import { allocate, BaseModel, type Model, type NativeCall, type ParamGroup, type TensorSpec } from './model.js';
 import { Rng } from './rng.js';
 import { loadModelFile, readModel, type ModelReader } from './io.js';
@@ -75,7 +75,7 @@ export class MLP extends BaseModel implements Model {
     const { data, views, offsets } = allocate(specs);
     this.data = data;
     this.params = data;
-    this.grads = new Float32Array(data.length);
+    this.grads = alignedF32(data.length);
     const gv = (name: string) => this.grads.subarray(offsets.get(name)!, offsets.get(name)! + views.get(name)!.length);
     this.groups = (['weight', 'bias'] as const).map((g) => {
       const offset = offsets.get(`${g}0`)!;

@@ -2,6 +2,7 @@
 // tensors, gradient buffers of the same layout, parameter groups, per-batch-size workspaces,
 // and the forward/backward entry points the trainer uses.
 import * as check from './check.js';
+import { alignedF32 } from './native.js';
 import { modelToBytes, saveModelFile } from './io.js';
 
 /** A contiguous range of `params` that an optimizer updates as one group (e.g. all `coef`). */
@@ -156,12 +157,18 @@ export function batchOf(name: string, x: unknown, inDim: number): number {
   return a.length / inDim;
 }
 
-/** Lays out tensors in one Float32Array; returns the array and the views by name. */
+/** A forward's output: 64-byte aligned unless short (then the extra native call costs more than the
+ *  kernels would save: one sample's 64 outputs are loaded and stored once per block of inputs). */
+function outputArray(n: number): Float32Array {
+  return n >= 1024 ? alignedF32(n) : new Float32Array(n);
+}
+
+/** Lays out tensors in one Float32Array (64-byte aligned); returns the array and the views by name. */
 export function allocate(specs: TensorSpec[]): { data: Float32Array; views: Map<string, Float32Array>; offsets: Map<string, number> } {
   let total = 0;
   for (const s of specs) total += s.length;
   check.sizeOf('model data', total);
-  const data = new Float32Array(total);
+  const data = alignedF32(total);
   const views = new Map<string, Float32Array>();
   const offsets = new Map<string, number>();
   let off = 0;
@@ -242,7 +249,7 @@ export abstract class BaseModel {
     const w = this.widths;
     let h = x;
     for (let l = 0; l < this.numLayers; l++) {
-      const y = new Float32Array(check.sizeOf('layer output', B, w[l + 1]));
+      const y = outputArray(check.sizeOf('layer output', B, w[l + 1]));
       yield this.layerForward(l, y, null, h, B, async);
       h = y;
     }
@@ -272,9 +279,9 @@ export abstract class BaseModel {
       const w = this.widths, L = this.numLayers;
       ws = { B, x: null, outs: [], zs: [], dxs: [] };
       for (let l = 0; l < L; l++) {
-        ws.outs.push(new Float32Array(check.sizeOf('layer output', B, w[l + 1])));
-        ws.zs.push(this.needsPreactivation(l) ? new Float32Array(B * w[l + 1]) : null);
-        ws.dxs.push(l === 0 ? null : new Float32Array(check.sizeOf('layer input gradient', B, w[l])));
+        ws.outs.push(alignedF32(check.sizeOf('layer output', B, w[l + 1])));
+        ws.zs.push(this.needsPreactivation(l) ? alignedF32(B * w[l + 1]) : null);
+        ws.dxs.push(l === 0 ? null : alignedF32(check.sizeOf('layer input gradient', B, w[l])));
       }
       if (this.workspaces.size >= 4) this.workspaces.clear();
       this.workspaces.set(B, ws);

@@ -4,7 +4,7 @@
 // allocated once per train() call, and the models reuse per-batch-size workspaces. Each step is
 // a handful of synchronous native calls; the loop yields to the event loop about every 10 ms.
 import * as check from './check.js';
-import { native } from './native.js';
+import { alignedF32, native } from './native.js';
 import { ModelBusyError, runAsync, runSync, type Model, type NativeCall, type ParamGroup } from './model.js';
 import { Rng } from './rng.js';
 import { LBFGS } from './lbfgs.js';
@@ -41,8 +41,8 @@ export class Adam implements Optimizer {
     this.beta2 = o.beta2 === undefined ? 0.999 : check.num('beta2', o.beta2, 0, 1, { openHi: true });
     this.eps = o.eps === undefined ? 1e-8 : check.num('eps', o.eps, 0, Infinity, { openLo: true });
     this.weightDecay = o.weightDecay === undefined ? 0 : check.num('weightDecay', o.weightDecay, 0);
-    this.m = new Float32Array(model.params.length);
-    this.v = new Float32Array(model.params.length);
+    this.m = alignedF32(model.params.length);
+    this.v = alignedF32(model.params.length);
     this.views = trainableGroups(model).map((g) => ({
       p: model.params.subarray(g.offset, g.offset + g.length), g: model.grads.subarray(g.offset, g.offset + g.length),
       m: this.m.subarray(g.offset, g.offset + g.length), v: this.v.subarray(g.offset, g.offset + g.length),
@@ -67,7 +67,7 @@ export class SGD implements Optimizer {
     this.lr = o.lr === undefined ? 1e-2 : check.num('lr', o.lr, 0, Infinity, { openLo: true });
     this.momentum = o.momentum === undefined ? 0 : check.num('momentum', o.momentum, 0, 1, { openHi: true });
     this.weightDecay = o.weightDecay === undefined ? 0 : check.num('weightDecay', o.weightDecay, 0);
-    this.buf = new Float32Array(model.params.length);
+    this.buf = alignedF32(model.params.length);
     this.views = trainableGroups(model).map((g) => ({
       p: model.params.subarray(g.offset, g.offset + g.length), g: model.grads.subarray(g.offset, g.offset + g.length),
       b: this.buf.subarray(g.offset, g.offset + g.length),
@@ -309,9 +309,9 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   await checkValues(dy, 'data.y', lossName === 'mse' ? undefined : outD);
 
   const fullBatch = batchSize === n;
-  const xb = fullBatch ? dx : new Float32Array(batchSize * inD);
-  const yb: Float32Array | Int32Array = fullBatch ? dy : (lossName === 'mse' ? new Float32Array(batchSize * outD) : new Int32Array(batchSize));
-  const dpred = new Float32Array(batchSize * outD);
+  const xb = fullBatch ? dx : alignedF32(batchSize * inD);
+  const yb: Float32Array | Int32Array = fullBatch ? dy : (lossName === 'mse' ? alignedF32(batchSize * outD) : new Int32Array(batchSize));
+  const dpred = alignedF32(batchSize * outD);
   const order = new Uint32Array(n);
   for (let q = 0; q < n; q++) order[q] = q;
   const rng = new Rng(seed);

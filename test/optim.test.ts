@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { KAN } from '../lib/kan.js';
 import { MLP } from '../lib/mlp.js';
-import { native } from '../lib/native.js';
+import { alignedF32, native } from '../lib/native.js';
 import { Adam, SGD, train } from '../lib/train.js';
 import * as R from './reference.js';
 
@@ -184,5 +184,49 @@ describe('frozen parameter groups under train()', () => {
     expect(R.bitwiseEqual(groupView(model, 'wb'), before.wb)).toBe(true);
     expect(R.bitwiseEqual(groupView(model, 'ws'), before.ws)).toBe(true);
     expect(R.maxAbsDiff(groupView(model, 'coef'), before.coef)).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('64-byte-aligned buffers', () => {
+  // where a Float32Array's first element sits modulo 64 bytes
+  const mod64 = (a: Float32Array) => (native.addressMod64(a.buffer as ArrayBuffer) + a.byteOffset) % 64;
+
+  it('alignedF32 gives zero-filled, 64-byte-aligned arrays of the asked length', () => {
+    for (const n of [0, 1, 15, 16, 1000, 300_000]) {
+      const a = alignedF32(n);
+      expect(a.length).toBe(n);
+      expect(mod64(a)).toBe(0);
+      expect(a.every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('model data, gradients, optimizer state, training workspaces and batch outputs are aligned', () => {
+    // 784·8·64, 64·8·10, ... are multiples of 16 floats: every tensor of config a starts aligned
+    const kan = new KAN({ widths: [784, 64, 10], gridSize: 5, seed: 1 });
+    const adam = new Adam(kan);
+    const sgd = new SGD(kan, { momentum: 0.9 });
+    const arrays: Record<string, Float32Array> = {
+      data: kan.data, grads: kan.grads,
+      adamM: (adam as unknown as { m: Float32Array }).m, adamV: (adam as unknown as { v: Float32Array }).v,
+      sgdBuf: (sgd as unknown as { buf: Float32Array }).buf,
+    };
+    kan.layers.forEach((L, l) => {
+      Object.assign(arrays, { [`coef${l}`]: L.coef, [`wb${l}`]: L.wb, [`ws${l}`]: L.ws, [`mask${l}`]: L.mask, [`grid${l}`]: L.grid, [`dcoef${l}`]: L.dcoef });
+    });
+    const x = new Float32Array(32 * 784).fill(0.25);
+    arrays.trainOut = kan.forwardTrain(x, 32);
+    arrays.forwardOut = kan.forward(new Float32Array(128 * 784));  // 1280 outputs
+    arrays.loaded = KAN.fromBytes(kan.toBytes()).data;
+    const mlp = new MLP({ widths: [784, 639, 10], seed: 1 });
+    arrays.mlpData = mlp.data;
+    arrays.mlpGrads = mlp.grads;
+    arrays.mlpLoaded = MLP.fromBytes(mlp.toBytes()).data;
+    const off = Object.entries(arrays).filter(([, a]) => mod64(a) !== 0).map(([k, a]) => `${k} at ${mod64(a)} mod 64`);
+    expect(off).toEqual([]);
+  });
+
+  it('addressMod64 refuses what is not an ArrayBuffer', () => {
+    expect(() => native.addressMod64(new Float32Array(4) as unknown as ArrayBuffer)).toThrow(/Expected an ArrayBuffer for buffer/);
+    expect(() => (native.addressMod64 as (b?: unknown) => number)()).toThrow(TypeError);
   });
 });

@@ -6,6 +6,7 @@
 // [sync] getNumThreads() / setNumThreads(n)
 // [sync] peakGflops(threads, seconds) -> GFLOP/s of independent FMA chains on the active path
 // [sync] readBandwidth(bytes, threads, seconds) -> GB/s reading a warm working set of `bytes`
+// [sync] addressMod64(buffer: ArrayBuffer) -> the address of its first byte modulo 64 (alignedF32)
 #include "../kernels/ops.h"
 #include "common.h"
 
@@ -62,6 +63,15 @@ static Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kan::read_gbps((size_t)bytes, nth, sec));
 }
 
+// An ArrayBuffer's backing store never moves, so its address modulo 64 tells where a view
+// must start to be 64-byte aligned (lib/native.ts alignedF32).
+static Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArrayBuffer())
+    throw Napi::TypeError::New(info.Env(), "Expected an ArrayBuffer for buffer");
+  const void* p = info[0].As<Napi::ArrayBuffer>().Data();
+  return Napi::Number::New(info.Env(), (double)((uintptr_t)p % 64));
+}
+
 void init_system(Napi::Env env, Napi::Object exports) {
   exports.Set("simd", Napi::Function::New<guarded<Simd>>(env, "simd"));
   exports.Set("simdAvailable", Napi::Function::New<guarded<SimdAvailable>>(env, "simdAvailable"));
@@ -70,6 +80,7 @@ void init_system(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<guarded<SetNumThreads>>(env, "setNumThreads"));
   exports.Set("peakGflops", Napi::Function::New<guarded<PeakGflops>>(env, "peakGflops"));
   exports.Set("readBandwidth", Napi::Function::New<guarded<ReadBandwidth>>(env, "readBandwidth"));
+  exports.Set("addressMod64", Napi::Function::New<guarded<AddressMod64>>(env, "addressMod64"));
   exports.Set("tileGflops", Napi::Function::New<guarded<TileGflops>>(env, "tileGflops"));
 }
 
