@@ -15,6 +15,9 @@
 //   VGATHER(p, vi)  p[vi[lane]] for each lane           VISTORE(p, vi) store VW int32
 //   VM            lane mask: VLT/VGE/VGT/VEQ(a, b) (false on NaN), VMAND(m1, m2),
 //                 VSEL(m, a, b) = m ? a : b (floats), VISEL(m, a, b) (ints)
+//   VTAB(lo, hi, vi)  table lookup: per lane entry vi[lane] of the 2·VW floats lo (0..VW-1), hi
+//                 (VW..2VW-1), vi in [0, 2·VW); where KAN_HAS_VTAB is 1 (AVX2: two vpermps and a
+//                 blend; AVX-512: one vpermt2ps), else not defined
 #pragma once
 #include <stdint.h>
 
@@ -78,6 +81,16 @@ static inline VI kan16_isel(VM m, VI a, VI b) {
   const VF r = kan16_sel(m, kan16_asf(a), kan16_asf(b));
   return {_mm256_castps_si256(r.l), _mm256_castps_si256(r.h)};
 }
+// entries 0..15 of (a, b) by bits 0-3 of i (bit 3 picks b), as AVX2's VTAB
+static inline __m256 kan16_tab16(__m256 a, __m256 b, __m256i i) {
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, i), _mm256_permutevar8x32_ps(b, i),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+static inline __m256 kan16_tab32(VF lo, VF hi, __m256i i) {  // bit 4 picks hi, as vpermt2ps
+  return _mm256_blendv_ps(kan16_tab16(lo.l, lo.h, i), kan16_tab16(hi.l, hi.h, i),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 27)));
+}
+static inline VF kan16_tab(VF lo, VF hi, VI i) { return {kan16_tab32(lo, hi, i.l), kan16_tab32(lo, hi, i.h)}; }
 #define VLOAD(p) kan16_load(p)
 #define VSTORE(p, v) kan16_store((p), (v))
 #define VSET1(s) kan16_set1(s)
@@ -108,6 +121,8 @@ static inline VI kan16_isel(VM m, VI a, VI b) {
 #define VMAND(a, b) kan16_mand((a), (b))
 #define VSEL(m, a, b) kan16_sel((m), (a), (b))
 #define VISEL(m, a, b) kan16_isel((m), (a), (b))
+#define KAN_HAS_VTAB 1
+#define VTAB(lo, hi, vi) kan16_tab((lo), (hi), (vi))
 #elif defined(__AVX512F__)
 #include <immintrin.h>
 #define KAN_VW 16
@@ -144,6 +159,8 @@ typedef __mmask16 VM;
 #define VMAND(a, b) ((VM)((a) & (b)))
 #define VSEL(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
 #define VISEL(m, a, b) _mm512_mask_blend_epi32((m), (b), (a))
+#define KAN_HAS_VTAB 1
+#define VTAB(lo, hi, vi) _mm512_permutex2var_ps((lo), (vi), (hi))
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define KAN_VW 8
@@ -186,6 +203,12 @@ typedef __m256 VM;
 #define VMAND(a, b) _mm256_and_ps((a), (b))
 #define VSEL(m, a, b) _mm256_blendv_ps((b), (a), (m))
 #define VISEL(m, a, b) _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), (m)))
+static inline __m256 kan_tab256(__m256 lo, __m256 hi, __m256i i) {  // bit 3 of i picks hi
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, i), _mm256_permutevar8x32_ps(hi, i),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+#define KAN_HAS_VTAB 1
+#define VTAB(lo, hi, vi) kan_tab256((lo), (hi), (vi))
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
@@ -315,6 +338,10 @@ static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); r
 #define VMAND(a, b) ((a) && (b))
 #define VSEL(m, a, b) ((m) ? (a) : (b))
 #define VISEL(m, a, b) ((m) ? (a) : (b))
+#endif
+
+#ifndef KAN_HAS_VTAB
+#define KAN_HAS_VTAB 0
 #endif
 
 // exp(x) for every lane (Cephes' expf: range reduction by ln 2, degree-6 polynomial, exponent
