@@ -317,6 +317,44 @@ describe('KAN forward: SIMD tails and a multi-layer model', () => {
   }
 });
 
+describe('KAN forward: small batches reuse their layer outputs', () => {
+  // forward() keeps small batches' layer outputs per batch size and returns a copy of the last
+  it('every call returns its own array; interleaved batch sizes and a training step in between change nothing', async () => {
+    const model = new KAN({ widths: [6, 9, 3], gridSize: 5, seed: 2 });
+    const rng = new R.TestRng(7);
+    const xs = [1, 2, 3, 5, 8, 13].map((B) => rng.f32(B * 6, -1.2, 1.2));
+    // forwardAsync: new arrays per layer
+    const want = await Promise.all(xs.map((x) => model.forwardAsync(x)));
+    const first = model.forward(xs[0]);
+    first.fill(Number.NaN);  // the caller owns its result
+    const xt = rng.f32(16 * 6, -1, 1);
+    const yt = Float32Array.from(model.forwardTrain(xt, 16));
+    for (let round = 0; round < 3; round++)
+      xs.forEach((x, q) => {  // six batch sizes: more than the four kept
+        const y = model.forward(x);
+        expect(y).not.toBe(first);
+        expect(R.bitwiseEqual(y, want[q]), `round ${round} B=${x.length / 6}`).toBe(true);
+      });
+    // forwardTrain's activations (its own workspace) are untouched by the forward() calls
+    const g = new Float32Array(model.grads.length);
+    model.backward(new Float32Array(16 * 3).fill(1), { accumulate: false });
+    g.set(model.grads);
+    model.forwardTrain(xt, 16);
+    model.backward(new Float32Array(16 * 3).fill(1), { accumulate: false });
+    expect(R.bitwiseEqual(model.grads, g)).toBe(true);
+    expect(R.bitwiseEqual(model.forwardTrain(xt, 16), yt)).toBe(true);
+  });
+
+  it('the kept outputs give what forwardAsync gives (new arrays per layer), bitwise', async () => {
+    const model = new KAN({ widths: [784, 64, 10], gridSize: 5, seed: 1 });
+    const rng = new R.TestRng(8);
+    for (const B of [1, 4, 200]) {  // 200 · 74 floats: above the kept-output limit
+      const x = rng.f32(B * 784, -1, 1);
+      expect(R.bitwiseEqual(model.forward(x), await model.forwardAsync(x)), `B=${B}`).toBe(true);
+    }
+  });
+});
+
 describe('KAN forward: locality contract', () => {
   /** Rows m of input i that may be non-zero at x: the span s (t_s <= x < t_{s+1}) gives s-k..s. */
   function activeRows(t: ArrayLike<number>, x: number, k: number, NB: number): Set<number> {

@@ -215,7 +215,8 @@ describe('64-byte-aligned buffers', () => {
     });
     const x = new Float32Array(32 * 784).fill(0.25);
     arrays.trainOut = kan.forwardTrain(x, 32);
-    arrays.forwardOut = kan.forward(new Float32Array(128 * 784));  // 1280 outputs
+    // a batch too large for forward's kept outputs (256 · 74 floats): each layer's output is new
+    arrays.forwardOut = kan.forward(new Float32Array(256 * 784));
     arrays.loaded = KAN.fromBytes(kan.toBytes()).data;
     const mlp = new MLP({ widths: [784, 639, 10], seed: 1 });
     arrays.mlpData = mlp.data;
