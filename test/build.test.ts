@@ -6,14 +6,17 @@
 //   (b) node-gyp      node-gyp rebuild --nodedir=/usr         -> build/Release/kan_native.node
 //   (c) prebuildify   npm run prebuild                        -> prebuilds/<platform>-<arch>/*.node
 //   (d) install hook  node scripts/install.mjs with only a prebuild (must not compile), then
-//                     with KAN_BUILD_FROM_SOURCE=1 (must compile)
+//                     with KAN_BUILD_FROM_SOURCE=1 (must build) — in (a)'s work dir, with (a)'s
+//                     configured build/ moved aside for the first run and back for the second,
+//                     its addon deleted: the hook's build runs build-native.mjs incrementally
+//                     (the link), since (a) is the from-scratch build of that same script
 // Every resulting binary is loaded in a CHILD process (a crash cannot take the runner down),
 // must report a known SIMD path, and must give a kanForward result byte-identical to this
 // package's own build (build/Release/kan_native.node, loaded here) on every SIMD path this CPU has.
 // The builds are heavy (~15-30 s each) and run sequentially in beforeAll hooks.
 // Set KAN_KEEP_BUILD_TMP=1 to keep the temp dirs for inspection.
 import { spawnSync, execFileSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -235,6 +238,8 @@ describe('main build (the reference)', () => {
   });
 });
 
+let cmakeDir = ''; // (a)'s work dir with its configured build/, reused by (d)
+
 describe('(a) cmake-js: node scripts/build-native.mjs', () => {
   let dir = '';
   let build: RunResult | undefined;
@@ -242,6 +247,7 @@ describe('(a) cmake-js: node scripts/build-native.mjs', () => {
     dir = makeWorkdir('cmake-js');
     build = run(process.execPath, ['scripts/build-native.mjs'], dir);
     console.log(`build.test (a) cmake-js: status ${build.status} in ${build.ms} ms`);
+    if (build.status === 0) cmakeDir = dir;
   });
 
   it('builds build/Release/kan_native.node', () => {
@@ -306,8 +312,10 @@ describe('(d) install hook: node scripts/install.mjs', () => {
   let loadedBeforeSourceBuild: CheckResult | string = 'not run';
   let fromSource: RunResult | undefined;
   beforeAll(() => {
-    if (!prebuildDir) return; // needs (c)'s prebuild; the tests below say so
-    dir = makeWorkdir('install');
+    if (!prebuildDir || !cmakeDir) return; // needs (c)'s prebuild and (a)'s build; the tests below say so
+    dir = cmakeDir;
+    const aside = join(dir, 'build.cmake-js');
+    renameSync(join(dir, 'build'), aside);
     cpSync(prebuildDir, join(dir, 'prebuilds', PLATFORM_DIR), { recursive: true });
     withPrebuild = run(process.execPath, ['scripts/install.mjs'], dir);
     buildDirAfterPrebuildInstall = existsSync(join(dir, 'build'));
@@ -315,12 +323,15 @@ describe('(d) install hook: node scripts/install.mjs', () => {
     if (withPrebuild.status !== 0 || buildDirAfterPrebuildInstall) return;
     // What loads now (before the source build below adds a build/ that would win).
     try { loadedBeforeSourceBuild = check('ngb', dir); } catch (e) { loadedBeforeSourceBuild = (e as Error).message; }
+    renameSync(aside, join(dir, 'build'));
+    rmSync(join(dir, 'build', 'Release', 'kan_native.node'));
     fromSource = run(process.execPath, ['scripts/install.mjs'], dir, cleanEnv({ KAN_BUILD_FROM_SOURCE: '1' }));
     console.log(`build.test (d) install with KAN_BUILD_FROM_SOURCE=1: status ${fromSource.status} in ${fromSource.ms} ms`);
   });
 
   it('with only a prebuild (no build/), exits 0 without compiling', () => {
     expect(prebuildDir, '(c) produced no prebuild to install from').not.toBe('');
+    expect(cmakeDir, '(a) produced no build to reuse').not.toBe('');
     expectOk(withPrebuild, 'install.mjs with a prebuild');
     expect(buildDirAfterPrebuildInstall, `install.mjs created build/ although a prebuild loads:\n${explain(withPrebuild)}`).toBe(false);
     expect(nodeFiles(join(dir, 'prebuilds', PLATFORM_DIR)).length).toBe(1);
@@ -331,7 +342,7 @@ describe('(d) install hook: node scripts/install.mjs', () => {
     expect(KNOWN_PATHS).toContain(c.simd);
   });
 
-  it('with KAN_BUILD_FROM_SOURCE=1, compiles build/Release/kan_native.node', () => {
+  it('with KAN_BUILD_FROM_SOURCE=1, builds build/Release/kan_native.node (build-native.mjs, incremental on (a)\'s build/)', () => {
     expectOk(fromSource, 'install.mjs with KAN_BUILD_FROM_SOURCE=1');
     const out = join(dir, 'build', 'Release', 'kan_native.node');
     expect(existsSync(out), explain(fromSource)).toBe(true);
