@@ -157,10 +157,11 @@ export function batchOf(name: string, x: unknown, inDim: number): number {
   return a.length / inDim;
 }
 
-/** A forward's output: 64-byte aligned unless short (then the extra native call costs more than the
- *  kernels would save: one sample's 64 outputs are loaded and stored once per block of inputs). */
-function outputArray(n: number): Float32Array {
-  return n >= 1024 ? alignedF32(n) : new Float32Array(n);
+/** A forward's layer output: 64-byte aligned when the next layer reads it (the caller's result
+ *  is a plain array of its own), unless short (then the extra native call costs more than the
+ *  kernels would save). */
+function outputArray(n: number, last: boolean): Float32Array {
+  return n >= 1024 && !last ? alignedF32(n) : new Float32Array(n);
 }
 
 /** Lays out tensors in one Float32Array (64-byte aligned); returns the array and the views by name. */
@@ -251,7 +252,7 @@ export abstract class BaseModel {
     const w = this.widths;
     let h = x;
     for (let l = 0; l < this.numLayers; l++) {
-      const y = outputArray(check.sizeOf('layer output', B, w[l + 1]));
+      const y = outputArray(check.sizeOf('layer output', B, w[l + 1]), l === this.numLayers - 1);
       yield this.layerForward(l, y, null, h, B, async);
       h = y;
     }
@@ -310,7 +311,8 @@ export abstract class BaseModel {
       const w = this.widths, L = this.numLayers;
       ws = { B, x: null, outs: [], zs: [], dxs: [] };
       for (let l = 0; l < L; l++) {
-        ws.outs.push(alignedF32(check.sizeOf('layer output', B, w[l + 1])));
+        const n = check.sizeOf('layer output', B, w[l + 1]);
+        ws.outs.push(l === L - 1 ? new Float32Array(n) : alignedF32(n));  // forwardTrain returns the last
         ws.zs.push(this.needsPreactivation(l) ? alignedF32(B * w[l + 1]) : null);
         ws.dxs.push(l === 0 ? null : alignedF32(check.sizeOf('layer input gradient', B, w[l])));
       }

@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KAN, MLP, Adam, type Model } from '../lib/index.js';
-import { native, simd, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, tileGflops, TILES, type SimdPath } from '../lib/native.js';
+import { alignedF32, native, simd, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, tileGflops, TILES, type SimdPath } from '../lib/native.js';
 import { Rng } from '../lib/rng.js';
 
 interface Config { name: string; model: 'kan' | 'mlp'; widths: number[]; G: number; k: number; B: number; }
@@ -218,9 +218,9 @@ const latencyOf = (fs: (() => void)[]): number[] => {
 };
 const layerCall = (l: number, y: Float32Array, x: Float32Array) => () => {
   const L = ma.layers[l];
-  native.kanForward(y, x, L.grid, L.coef, L.wb, L.ws, L.mask, 1, L.inDim, L.outDim, L.gridSize, L.splineOrder, 2);  // 2: silu, build()'s base
+  native.kanForward(y, x, L.grid, L.coef, L.wb, L.ws, L.mask, 1, L.inDim, L.outDim, L.gridSize, L.splineOrder, ma.baseCode);
 };
-const y0 = new Float32Array(ma.layers[0].outDim), y1 = new Float32Array(ma.layers[1].outDim);
+const y0 = alignedF32(ma.layers[0].outDim), y1 = alignedF32(ma.layers[1].outDim);  // as forward()'s kept outputs
 const [latency, ...layerLatency] = latencyOf([() => { ma.forward(x1); }, layerCall(0, y0, x1), layerCall(1, y1, y0)]);
 // What a single-sample forward must read: per KAN layer and (input, output) the k+1 active
 // coefficients, wb, ws and mask. The read probe streams that many warm bytes on one thread and

@@ -200,7 +200,7 @@ describe('64-byte-aligned buffers', () => {
     }
   });
 
-  it('model data, gradients, optimizer state, training workspaces and batch outputs are aligned', () => {
+  it('model data, gradients and optimizer state are aligned; results are plain arrays of their own', () => {
     // 784·8·64, 64·8·10, ... are multiples of 16 floats: every tensor of config a starts aligned
     const kan = new KAN({ widths: [784, 64, 10], gridSize: 5, seed: 1 });
     const adam = new Adam(kan);
@@ -213,10 +213,14 @@ describe('64-byte-aligned buffers', () => {
     kan.layers.forEach((L, l) => {
       Object.assign(arrays, { [`coef${l}`]: L.coef, [`wb${l}`]: L.wb, [`ws${l}`]: L.ws, [`mask${l}`]: L.mask, [`grid${l}`]: L.grid, [`dcoef${l}`]: L.dcoef });
     });
-    const x = new Float32Array(32 * 784).fill(0.25);
-    arrays.trainOut = kan.forwardTrain(x, 32);
-    // a batch too large for forward's kept outputs (256 · 74 floats): each layer's output is new
-    arrays.forwardOut = kan.forward(new Float32Array(256 * 784));
+    // results the caller gets: whole buffers of their own (no offset, no spare bytes), whether
+    // kept outputs are copied (small batch) or each layer's output is new (256 · 74 floats)
+    const results = {
+      trainOut: kan.forwardTrain(new Float32Array(32 * 784).fill(0.25), 32),
+      forwardSmall: kan.forward(new Float32Array(2 * 784)),
+      forwardLarge: kan.forward(new Float32Array(256 * 784)),
+    };
+    for (const [k, a] of Object.entries(results)) expect([k, a.byteOffset, a.buffer.byteLength]).toEqual([k, 0, 4 * a.length]);
     arrays.loaded = KAN.fromBytes(kan.toBytes()).data;
     const mlp = new MLP({ widths: [784, 639, 10], seed: 1 });
     arrays.mlpData = mlp.data;
