@@ -18,6 +18,8 @@
 //   VTAB(lo, hi, vi)  table lookup: per lane entry vi[lane] of the 2·VW floats lo (0..VW-1), hi
 //                 (VW..2VW-1), vi in [0, 2·VW); where KAN_HAS_VTAB is 1 (AVX2: two vpermps and a
 //                 blend; AVX-512: one vpermt2ps), else not defined
+//   VLOADN(p, n)  the first n lanes from p (0 <= n <= VW), zeros after; touches no memory past
+//                 p + n (masked loads). Where KAN_HAS_VLOADN is 1 (AVX2, AVX-512, w16)
 #pragma once
 #include <stdint.h>
 
@@ -123,6 +125,14 @@ static inline VF kan16_tab(VF lo, VF hi, VI i) { return {kan16_tab32(lo, hi, i.l
 #define VISEL(m, a, b) kan16_isel((m), (a), (b))
 #define KAN_HAS_VTAB 1
 #define VTAB(lo, hi, vi) kan16_tab((lo), (hi), (vi))
+static inline __m256i kan16_first(int n) {  // lanes 0..n-1 set (n clipped to 0..8)
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline VF kan16_loadn(const float* p, int n) {
+  return {_mm256_maskload_ps(p, kan16_first(n)), _mm256_maskload_ps(p + 8, kan16_first(n - 8))};
+}
+#define KAN_HAS_VLOADN 1
+#define VLOADN(p, n) kan16_loadn((p), (n))
 #elif defined(__AVX512F__)
 #include <immintrin.h>
 #define KAN_VW 16
@@ -161,6 +171,8 @@ typedef __mmask16 VM;
 #define VISEL(m, a, b) _mm512_mask_blend_epi32((m), (b), (a))
 #define KAN_HAS_VTAB 1
 #define VTAB(lo, hi, vi) _mm512_permutex2var_ps((lo), (vi), (hi))
+#define KAN_HAS_VLOADN 1
+#define VLOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define KAN_VW 8
@@ -209,6 +221,8 @@ static inline __m256 kan_tab256(__m256 lo, __m256 hi, __m256i i) {  // bit 3 of 
 }
 #define KAN_HAS_VTAB 1
 #define VTAB(lo, hi, vi) kan_tab256((lo), (hi), (vi))
+#define KAN_HAS_VLOADN 1
+#define VLOADN(p, n) _mm256_maskload_ps((p), _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
@@ -342,6 +356,9 @@ static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); r
 
 #ifndef KAN_HAS_VTAB
 #define KAN_HAS_VTAB 0
+#endif
+#ifndef KAN_HAS_VLOADN
+#define KAN_HAS_VLOADN 0
 #endif
 
 // exp(x) for every lane (Cephes' expf: range reduction by ln 2, degree-6 polynomial, exponent
