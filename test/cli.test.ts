@@ -108,6 +108,15 @@ function expectSvg(svg: string) {
 
 // ---------------------------------------------------------------------------------------------
 
+describe('the kan bin', () => {
+  it('runs as a command itself (shebang and executable bit: what npx kan runs in a fresh clone)', () => {
+    const r = spawnSync(cli, ['--help'], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+    expect(r.error, String(r.error)).toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/continual/);
+  });
+});
+
 describe('kan continual (default: peaks)', () => {
   const out = join(tmp, 'default');
   let r: Run;
