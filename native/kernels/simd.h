@@ -23,6 +23,18 @@
 #pragma once
 #include <stdint.h>
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// AVX2 pieces shared by the AVX2 path and w16 (whose vectors are pairs of AVX2 vectors).
+#include <immintrin.h>
+static inline __m256 kan_tab256(__m256 lo, __m256 hi, __m256i i) {  // entries 0..15, bit 3 of i picks hi
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, i), _mm256_permutevar8x32_ps(hi, i),
+                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+static inline __m256i kan_first256(int n) {  // lanes 0..n-1 set (n clipped to 0..8): a maskload mask
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
 #if defined(KAN_EMU16) && defined(__AVX2__) && defined(__FMA__)
 // 16 lanes as pairs of AVX2 vectors (kernels_w16.cc, compiled at -O1): the AVX-512 path's kernel code — its
 // vector width, panel widths and tile shapes — run on a CPU without AVX-512, so the tests can
@@ -83,13 +95,8 @@ static inline VI kan16_isel(VM m, VI a, VI b) {
   const VF r = kan16_sel(m, kan16_asf(a), kan16_asf(b));
   return {_mm256_castps_si256(r.l), _mm256_castps_si256(r.h)};
 }
-// entries 0..15 of (a, b) by bits 0-3 of i (bit 3 picks b), as AVX2's VTAB
-static inline __m256 kan16_tab16(__m256 a, __m256 b, __m256i i) {
-  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, i), _mm256_permutevar8x32_ps(b, i),
-                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
-}
 static inline __m256 kan16_tab32(VF lo, VF hi, __m256i i) {  // bit 4 picks hi, as vpermt2ps
-  return _mm256_blendv_ps(kan16_tab16(lo.l, lo.h, i), kan16_tab16(hi.l, hi.h, i),
+  return _mm256_blendv_ps(kan_tab256(lo.l, lo.h, i), kan_tab256(hi.l, hi.h, i),
                           _mm256_castsi256_ps(_mm256_slli_epi32(i, 27)));
 }
 static inline VF kan16_tab(VF lo, VF hi, VI i) { return {kan16_tab32(lo, hi, i.l), kan16_tab32(lo, hi, i.h)}; }
@@ -125,11 +132,8 @@ static inline VF kan16_tab(VF lo, VF hi, VI i) { return {kan16_tab32(lo, hi, i.l
 #define VISEL(m, a, b) kan16_isel((m), (a), (b))
 #define KAN_HAS_VTAB 1
 #define VTAB(lo, hi, vi) kan16_tab((lo), (hi), (vi))
-static inline __m256i kan16_first(int n) {  // lanes 0..n-1 set (n clipped to 0..8)
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 static inline VF kan16_loadn(const float* p, int n) {
-  return {_mm256_maskload_ps(p, kan16_first(n)), _mm256_maskload_ps(p + 8, kan16_first(n - 8))};
+  return {_mm256_maskload_ps(p, kan_first256(n)), _mm256_maskload_ps(p + 8, kan_first256(n - 8))};
 }
 #define KAN_HAS_VLOADN 1
 #define VLOADN(p, n) kan16_loadn((p), (n))
@@ -215,14 +219,10 @@ typedef __m256 VM;
 #define VMAND(a, b) _mm256_and_ps((a), (b))
 #define VSEL(m, a, b) _mm256_blendv_ps((b), (a), (m))
 #define VISEL(m, a, b) _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), (m)))
-static inline __m256 kan_tab256(__m256 lo, __m256 hi, __m256i i) {  // bit 3 of i picks hi
-  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, i), _mm256_permutevar8x32_ps(hi, i),
-                          _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
-}
 #define KAN_HAS_VTAB 1
 #define VTAB(lo, hi, vi) kan_tab256((lo), (hi), (vi))
 #define KAN_HAS_VLOADN 1
-#define VLOADN(p, n) _mm256_maskload_ps((p), _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+#define VLOADN(p, n) _mm256_maskload_ps((p), kan_first256(n))
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
