@@ -248,11 +248,12 @@ export abstract class BaseModel {
   /** Whether layer l's backward needs its pre-activation. */
   protected needsPreactivation(_l: number): boolean { return false; }
 
-  private *inferSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array> {
+  /** The layers in turn; their outputs go to `outs` if given (kept arrays), else to new arrays. */
+  private *inferSteps(x: Float32Array, B: number, async: boolean, outs: Float32Array[] | null = null): Generator<NativeCall, Float32Array> {
     const w = this.widths;
     let h = x;
     for (let l = 0; l < this.numLayers; l++) {
-      const y = outputArray(check.sizeOf('layer output', B, w[l + 1]), l === this.numLayers - 1);
+      const y = outs ? outs[l] : outputArray(check.sizeOf('layer output', B, w[l + 1]), l === this.numLayers - 1);
       yield this.layerForward(l, y, null, h, B, async);
       h = y;
     }
@@ -263,16 +264,11 @@ export abstract class BaseModel {
   forward(x: Float32Array): Float32Array {
     const B = batchOf('x', x, this.inputDim);
     if (this.lock.isWriting) throw new ModelBusyError('forward(): a training step is updating this model; use forwardAsync(), which waits for it');
-    const outs = this.smallInferOuts(B);
-    if (!outs) return runSync(this.inferSteps(x, B, false));
     // a small batch: the layers write into arrays kept for this batch size (the call runs to the
     // end before anything else can use them) and the caller gets a copy of the last
-    let h = x;
-    for (let l = 0; l < this.numLayers; l++) {
-      this.layerForward(l, outs[l], null, h, B, false);
-      h = outs[l];
-    }
-    return h.slice();
+    const outs = this.smallInferOuts(B);
+    const y = runSync(this.inferSteps(x, B, false, outs));
+    return outs ? y.slice() : y;
   }
 
   /**
