@@ -58,6 +58,10 @@ const KAN_CFGS: KanCfg[] = [
   // a narrow layer (I < VW: prepass across samples) split over 2 and 3 threads at ranges that
   // are not multiples of VW
   kanCfg('I=5 O=50 G=29 k=2 B=589 silu', 5, 50, 29, 2, 589, 2, false, true),
+  // inputs that end in part of a vector (13 = 8 + 5, 45 = 40 + 5 = 32 + 13) on uniform rows: the
+  // forward's prepass takes the last ones as one masked vector, in the folded and the raw form
+  kanCfg('I=13 O=24 G=6 k=3 B=150 silu', 13, 24, 6, 3, 150, 2, false, true),
+  kanCfg('I=45 O=33 G=5 k=2 B=3 silu', 45, 33, 5, 2, 3, 2, false, true),
   // a few samples of a wide layer (the raw-row forward)
   kanCfg('I=784 O=64 G=5 k=3 B=1 silu', 784, 64, 5, 3, 1, 2, false, false),
   // one sample, inputs in two halves (176 + 157) on two threads or one
