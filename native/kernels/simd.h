@@ -20,6 +20,8 @@
 //                 blend; AVX-512: one vpermt2ps), else not defined
 //   VLOADN(p, n)  the first n lanes from p (0 <= n <= VW), zeros after; touches no memory past
 //                 p + n (masked loads). Where KAN_HAS_VLOADN is 1 (AVX2, AVX-512, w16)
+//   VT8(r), VREDUCE8(p)  8×8 transpose in place; 8 vectors' horizontal sums as one vector (bitwise
+//                 VREDUCE of each). Where KAN_HAS_T8 is 1 (AVX2: VW = 8)
 //   VPIN(v)       keeps v in a register from here on (an empty asm that claims to change it): the
 //                 compiler cannot turn its uses back into loads from where it came from (a
 //                 load-bound loop reusing a loaded vector); AVX2 and AVX-512, a no-op elsewhere
@@ -229,6 +231,37 @@ typedef __m256 VM;
 #define VTAB(lo, hi, vi) kan_tab256((lo), (hi), (vi))
 #define KAN_HAS_VLOADN 1
 #define VLOADN(p, n) _mm256_maskload_ps((p), kan_first256(n))
+// 8×8 blocks: VT8(r) transposes the 8 vectors r[0..7] in place (r[q][l] becomes r[l][q]);
+// VREDUCE8(p) the 8 vectors at p (8 floats apart) to one vector of their horizontal sums, each
+// summed in VREDUCE's order (so bitwise VREDUCE of each)
+#define KAN_HAS_T8 1
+static inline void kan_t8(__m256* r) {
+  const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 b0 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(1, 0, 1, 0)), b1 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b2 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(1, 0, 1, 0)), b3 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b4 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(1, 0, 1, 0)), b5 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b6 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(1, 0, 1, 0)), b7 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(b0, b4, 0x20); r[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+  r[1] = _mm256_permute2f128_ps(b1, b5, 0x20); r[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+  r[2] = _mm256_permute2f128_ps(b2, b6, 0x20); r[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+  r[3] = _mm256_permute2f128_ps(b3, b7, 0x20); r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+}
+static inline __m256 kan_reduce8(const float* p) {
+  // kan_reduce256's tree for each vector v: t = v.lo + v.hi; u = t0 + t2, w = t1 + t3; u + w
+  __m256 t[4];
+  for (int q = 0; q < 4; ++q) {
+    const __m256 v = _mm256_loadu_ps(p + 8 * q), x = _mm256_loadu_ps(p + 8 * (q + 4));
+    t[q] = _mm256_add_ps(_mm256_permute2f128_ps(v, x, 0x20), _mm256_permute2f128_ps(v, x, 0x31));  // [t_q | t_q+4]
+  }
+  const __m256 s01 = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 s23 = _mm256_add_ps(_mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+#define VT8(r) kan_t8(r)
+#define VREDUCE8(p) kan_reduce8(p)
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
@@ -368,6 +401,9 @@ static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); r
 #endif
 #ifndef KAN_HAS_VLOADN
 #define KAN_HAS_VLOADN 0
+#endif
+#ifndef KAN_HAS_T8
+#define KAN_HAS_T8 0
 #endif
 
 // exp(x) for every lane (Cephes' expf: range reduction by ln 2, degree-6 polynomial, exponent
