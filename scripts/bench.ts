@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KAN, MLP, Adam, type Model } from '../lib/index.js';
-import { alignedF32, native, simd, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, tileGflops, TILES, type SimdPath } from '../lib/native.js';
+import { alignedF32, native, simd, simdAvailable, setSimd, getNumThreads, setNumThreads, peakGflops, readBandwidth, tileGflops, TILES, type SimdPath } from '../lib/native.js';
 import { Rng } from '../lib/rng.js';
 
 interface Config { name: string; model: 'kan' | 'mlp'; widths: number[]; G: number; k: number; B: number; }
@@ -142,13 +142,20 @@ const peak = best(() => peakGflops(threads, quick ? 0.1 : 0.2));
 const peak1 = best(() => peakGflops(1, quick ? 0.1 : 0.2));
 console.log(`FMA peak probe (independent FMA chains, ${path}): ${peak.toFixed(1)} GFLOP/s on ${threads} threads, ${peak1.toFixed(1)} on 1`);
 // The L1 load rate bounds the KAN forward's tiles (one coefficient-row load per FMA, plus
-// broadcasts): vector loads per cycle, with the clock taken from the 1-thread FMA probe (two FMA
-// pipes assumed).
-const lanes = ({ avx512: 16, w16: 16, avx2: 8, baseline: 4, scalar: 1 } as Record<string, number>)[path] ?? 8;
+// broadcasts): vector loads per cycle, with the clock taken from a 1-thread FMA probe at 8 lanes
+// (two 256-bit FMA pipes, as on every AVX2 core since Haswell). The 512-bit probe cannot give the
+// clock: Zen 4 splits a 512-bit FMA into two 256-bit halves (its 512-bit probe equals its 256-bit
+// one), Intel's server cores issue two whole ones per cycle.
+const LANES: Record<string, number> = { avx512: 16, w16: 16, avx2: 8, baseline: 4, scalar: 1 };
+const lanes = LANES[path] ?? 8;
+const clockPath: SimdPath = lanes > 8 && simdAvailable().includes('avx2') ? 'avx2' : path;
+setSimd(clockPath);
+const peak1Clock = clockPath === path ? peak1 : best(() => peakGflops(1, quick ? 0.1 : 0.2));
+setSimd(path);
 const l1GBs = best(() => readBandwidth(16384, 1, quick ? 0.1 : 0.2));
-const ghz = peak1 / (2 * 2 * lanes);
+const ghz = peak1Clock / (2 * 2 * (LANES[clockPath] ?? 8));
 const l1LoadsPerCycle = l1GBs / (lanes * 4) / ghz;
-console.log(`read probe, 16 KB (L1), 1 thread: ${l1GBs.toFixed(1)} GB/s = ${l1LoadsPerCycle.toFixed(2)} vector loads per cycle (clock from the FMA probe: ${ghz.toFixed(2)} GHz)`);
+console.log(`read probe, 16 KB (L1), 1 thread: ${l1GBs.toFixed(1)} GB/s = ${l1LoadsPerCycle.toFixed(2)} ${lanes * 32}-bit loads per cycle (clock from the ${clockPath} FMA probe, two FMA pipes: ${ghz.toFixed(2)} GHz${clockPath !== path ? `; its peak ${peak1Clock.toFixed(1)} GFLOP/s on 1 thread` : ''})`);
 // The kernels' own register tiles with every operand in L1 (1 thread): what each tile does when
 // nothing waits for memory, i.e. a ceiling for the kernel built from it, as a share of the
 // 1-thread FMA peak (executed FMAs and multiplies, not the counting formula's flops). Each round
@@ -341,7 +348,7 @@ for (const t of targets) console.log(`  ${t.ok ? 'met    ' : 'NOT MET'}  ${t.nam
 writeFileSync('bench.json', JSON.stringify({
   date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, simd: path, threads, quick,
   flopsFormula: 'KAN: 2(k+3) per (sample,input,output) forward, 2(3k+7) backward; dense: 2IO forward, 4IO backward',
-  peakGflops: peak, peakGflops1Thread: peak1, l1ReadGBs1Thread: l1GBs, l1LoadsPerCycle, tiles, rows, singleSampleForwardMicros: latency,
+  peakGflops: peak, peakGflops1Thread: peak1, l1ReadGBs1Thread: l1GBs, l1LoadsPerCycle, clockGHz: ghz, clockProbePath: clockPath, tiles, rows, singleSampleForwardMicros: latency,
   singleSampleLayerMicros: layerLatency, singleSampleBytes: singleBytes, readProbeGBs1Thread: readGBs, singleSampleReadBoundMicros: readMicros,
   readProbeGBsNThreads: readGBsN, singleSampleReadBoundMicrosNThreads: readMicrosN, onnx: onnxRow, heap, rss,
   gridRatiosEoverA: gridRatios, targets,
