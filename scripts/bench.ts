@@ -325,17 +325,21 @@ const needs = (c: Config, perSec: number, backward: boolean) => {
   const g = (flopsPerSample(c, backward) * perSec) / 1e9;
   return ` (needs ${g.toFixed(0)} GFLOP/s = ${((100 * g) / peak).toFixed(0)} % of this run's ${peak.toFixed(0)} GFLOP/s peak)`;
 };
-// config d's executed GFLOP/s at a given samples/s (forward + backward)
-const dExec = (perSec: number) => (executedFlopsPerSample(configs[3], true) * perSec) / 1e9;
+// What the kernels execute at a samples/s target, against this run's peak, and where the config is
+const executes = (c: Config, target: number, now: number, backward: boolean) => {
+  const g = (perSec: number) => (executedFlopsPerSample(c, backward) * perSec) / 1e9;
+  return `; in the FMAs the kernels execute ${g(target).toFixed(0)} GFLOP/s = ${(100 * g(target) / peak).toFixed(0)} %, now ${(100 * g(now) / peak).toFixed(0)} %`;
+};
+const tilesNow = `, against the tiles' ${TILES.map((t) => (100 * tiles[t].peakFraction).toFixed(0)).join(' / ')} % with every operand in L1`;
 const targets = [
-  { name: 'config a forward+backward ≥ 130,000 samples/s' + needs(configs[0], 130000, true), value: a.fwdBwdSamplesPerSec, ok: a.fwdBwdSamplesPerSec >= 130000 },
-  { name: 'config a forward ≥ 400,000 samples/s' + needs(configs[0], 400000, false), value: a.forwardSamplesPerSec, ok: a.forwardSamplesPerSec >= 400000 },
+  { name: 'config a forward+backward ≥ 130,000 samples/s' + needs(configs[0], 130000, true) + executes(configs[0], 130000, a.fwdBwdSamplesPerSec, true),
+    value: a.fwdBwdSamplesPerSec, ok: a.fwdBwdSamplesPerSec >= 130000 },
+  { name: 'config a forward ≥ 400,000 samples/s' + needs(configs[0], 400000, false) + executes(configs[0], 400000, a.forwardSamplesPerSec, false),
+    value: a.forwardSamplesPerSec, ok: a.forwardSamplesPerSec >= 400000 },
   { name: `config e within 1.15× of config a (fwd+bwd time, median of paired runs; forward alone ${gridRatios.forward.toFixed(2)}×, ` +
     `backward alone ${gridRatios.backward.toFixed(2)}×)`, value: gridRatios.fwdBwd, ok: gridRatios.fwdBwd <= 1.15 },
-  { name: 'config d forward+backward ≥ 130,000 samples/s' + needs(configs[3], 130000, true) +
-    `; in the FMAs the kernels execute ${dExec(130000).toFixed(0)} GFLOP/s = ${(100 * dExec(130000) / peak).toFixed(0)} %, ` +
-    `now ${(100 * dExec(d.fwdBwdSamplesPerSec) / peak).toFixed(0)} %, against the tiles' ` +
-    `${TILES.map((t) => (100 * tiles[t].peakFraction).toFixed(0)).join(' / ')} % with every operand in L1`, value: d.fwdBwdSamplesPerSec, ok: d.fwdBwdSamplesPerSec >= 130000 },
+  { name: 'config d forward+backward ≥ 130,000 samples/s' + needs(configs[3], 130000, true) + executes(configs[3], 130000, d.fwdBwdSamplesPerSec, true) + tilesNow,
+    value: d.fwdBwdSamplesPerSec, ok: d.fwdBwdSamplesPerSec >= 130000 },
   { name: 'config c forward ≥ 20,000,000 samples/s', value: cc.forwardSamplesPerSec, ok: cc.forwardSamplesPerSec >= 2e7 },
   { name: `single-sample forward of config a ≤ 20 µs (streaming its ${(singleBytes / 1e6).toFixed(2)} MB takes ${readMicros.toFixed(1)} µs on 1 thread, ${readMicrosN.toFixed(1)} on ${threads})`, value: latency, ok: latency <= 20 },
   { name: 'MLP [784,639,10] forward+backward ≥ 30 % of peak', value: mlp.fwdBwdPeakFraction, ok: mlp.fwdBwdPeakFraction >= 0.3 },
