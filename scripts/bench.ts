@@ -146,14 +146,14 @@ console.log(`FMA peak probe (independent FMA chains, ${path}): ${peak.toFixed(1)
 // (two 256-bit FMA pipes, as on every AVX2 core since Haswell). The 512-bit probe cannot give the
 // clock: Zen 4 splits a 512-bit FMA into two 256-bit halves (its 512-bit probe equals its 256-bit
 // one), Intel's server cores issue two whole ones per cycle.
-const LANES: Record<string, number> = { avx512: 16, w16: 16, avx2: 8, baseline: 4, scalar: 1 };
-const lanes = LANES[path] ?? 8;
+const LANES: Record<SimdPath, number> = { avx512: 16, w16: 16, avx2: 8, baseline: 4, scalar: 1 };
+const lanes = LANES[path];
 const clockPath: SimdPath = lanes > 8 && simdAvailable().includes('avx2') ? 'avx2' : path;
 setSimd(clockPath);
 const peak1Clock = clockPath === path ? peak1 : best(() => peakGflops(1, quick ? 0.1 : 0.2));
 setSimd(path);
 const l1GBs = best(() => readBandwidth(16384, 1, quick ? 0.1 : 0.2));
-const ghz = peak1Clock / (2 * 2 * (LANES[clockPath] ?? 8));
+const ghz = peak1Clock / (2 * 2 * LANES[clockPath]);
 const l1LoadsPerCycle = l1GBs / (lanes * 4) / ghz;
 console.log(`read probe, 16 KB (L1), 1 thread: ${l1GBs.toFixed(1)} GB/s = ${l1LoadsPerCycle.toFixed(2)} ${lanes * 32}-bit loads per cycle (clock from the ${clockPath} FMA probe, two FMA pipes: ${ghz.toFixed(2)} GHz${clockPath !== path ? `; its peak ${peak1Clock.toFixed(1)} GFLOP/s on 1 thread` : ''})`);
 // The kernels' own register tiles with every operand in L1 (1 thread): what each tile does when
