@@ -20,8 +20,8 @@
 //                 blend; AVX-512: one vpermt2ps), else not defined
 //   VLOADN(p, n)  the first n lanes from p (0 <= n <= VW), zeros after; touches no memory past
 //                 p + n (masked loads). Where KAN_HAS_VLOADN is 1 (AVX2, AVX-512, w16)
-//   VT8(r), VREDUCE8(p)  8×8 transpose in place; 8 vectors' horizontal sums as one vector (bitwise
-//                 VREDUCE of each). Where KAN_HAS_T8 is 1 (AVX2: VW = 8)
+//   VTW(r), VREDUCEW(p)  VW×VW transpose in place; VW vectors' horizontal sums as one vector
+//                 (bitwise VREDUCE of each). Where KAN_HAS_TW is 1 (AVX2, AVX-512, w16)
 //   VPIN(v)       keeps v in a register from here on (an empty asm that claims to change it): the
 //                 compiler cannot turn its uses back into loads from where it came from (a
 //                 load-bound loop reusing a loaded vector); AVX2 and AVX-512, a no-op elsewhere
@@ -38,6 +38,34 @@ static inline __m256 kan_tab256(__m256 lo, __m256 hi, __m256i i) {  // entries 0
 }
 static inline __m256i kan_first256(int n) {  // lanes 0..n-1 set (n clipped to 0..8): a maskload mask
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// 8×8 blocks: kan_t8(r) transposes the 8 vectors r[0..7] in place (r[q][l] becomes r[l][q]);
+// kan_reduce8(p) the 8 vectors at p (8 floats apart) to one vector of their horizontal sums, each
+// summed in the AVX2 path's VREDUCE order (so bitwise VREDUCE of each)
+static inline void kan_t8(__m256* r) {
+  const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 b0 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(1, 0, 1, 0)), b1 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b2 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(1, 0, 1, 0)), b3 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b4 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(1, 0, 1, 0)), b5 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 b6 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(1, 0, 1, 0)), b7 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(b0, b4, 0x20); r[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+  r[1] = _mm256_permute2f128_ps(b1, b5, 0x20); r[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+  r[2] = _mm256_permute2f128_ps(b2, b6, 0x20); r[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+  r[3] = _mm256_permute2f128_ps(b3, b7, 0x20); r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+}
+static inline __m256 kan_reduce8(const float* p) {
+  // kan_reduce256's tree for each vector v: t = v.lo + v.hi; u = t0 + t2, w = t1 + t3; u + w
+  __m256 t[4];
+  for (int q = 0; q < 4; ++q) {
+    const __m256 v = _mm256_loadu_ps(p + 8 * q), x = _mm256_loadu_ps(p + 8 * (q + 4));
+    t[q] = _mm256_add_ps(_mm256_permute2f128_ps(v, x, 0x20), _mm256_permute2f128_ps(v, x, 0x31));  // [t_q | t_q+4]
+  }
+  const __m256 s01 = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 s23 = _mm256_add_ps(_mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 #endif
 
@@ -143,6 +171,26 @@ static inline VF kan16_loadn(const float* p, int n) {
 }
 #define KAN_HAS_VLOADN 1
 #define VLOADN(p, n) kan16_loadn((p), (n))
+// 16×16 as four 8×8 blocks; the 16 sums one kan16_reduce each (bitwise VREDUCE)
+static inline void kan16_tw(VF* r) {
+  __m256 q[4][8];  // blocks: rows 0-7 / 8-15 × columns 0-7 (.l) / 8-15 (.h)
+  for (int i = 0; i < 8; ++i) {
+    q[0][i] = r[i].l; q[1][i] = r[i].h; q[2][i] = r[8 + i].l; q[3][i] = r[8 + i].h;
+  }
+  for (int b = 0; b < 4; ++b) kan_t8(q[b]);
+  for (int i = 0; i < 8; ++i) {
+    r[i] = {q[0][i], q[2][i]};
+    r[8 + i] = {q[1][i], q[3][i]};
+  }
+}
+static inline VF kan16_reducew(const float* p) {
+  alignas(32) float t[16];
+  for (int q = 0; q < 16; ++q) t[q] = kan16_reduce({_mm256_loadu_ps(p + 16 * q), _mm256_loadu_ps(p + 16 * q + 8)});
+  return {_mm256_load_ps(t), _mm256_load_ps(t + 8)};
+}
+#define KAN_HAS_TW 1
+#define VTW(r) kan16_tw(r)
+#define VREDUCEW(p) kan16_reducew(p)
 #elif defined(__AVX512F__)
 #include <immintrin.h>
 #define KAN_VW 16
@@ -184,6 +232,52 @@ typedef __mmask16 VM;
 #define VTAB(lo, hi, vi) _mm512_permutex2var_ps((lo), (vi), (hi))
 #define KAN_HAS_VLOADN 1
 #define VLOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
+// 16×16 transpose in place: 32-bit then 64-bit interleaves within 128-bit lanes, then two
+// rounds of 128-bit lane shuffles
+static inline void kan_t16(__m512* r) {
+  __m512 t[16], u[16];
+  for (int q = 0; q < 8; ++q) {
+    t[2 * q] = _mm512_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+    t[2 * q + 1] = _mm512_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // u[4q + e], 128-bit lane g: column 4g + e of rows 4q..4q+3
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    u[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int e = 0; e < 4; ++e) {
+    const __m512 v01 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), w01 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+    const __m512 v23 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), w23 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+    r[e] = _mm512_shuffle_f32x4(v01, v23, 0x88);
+    r[8 + e] = _mm512_shuffle_f32x4(v01, v23, 0xDD);
+    r[4 + e] = _mm512_shuffle_f32x4(w01, w23, 0x88);
+    r[12 + e] = _mm512_shuffle_f32x4(w01, w23, 0xDD);
+  }
+}
+// The 16 vectors at p (16 floats apart) to one vector of their horizontal sums, each in
+// _mm512_reduce_add_ps's order (256-bit halves, then 128-bit halves, then lanes 0+2 and 1+3, then
+// those two): bitwise VREDUCE of each, in 4 rounds of pairwise shuffles and adds for all 16
+static inline __m512 kan_reduce16(const float* p) {
+  __m512 a[8], b[4], c[2];
+  for (int q = 0; q < 8; ++q) {  // [halves of vector 2q summed | of vector 2q+1]
+    const __m512 x = _mm512_loadu_ps(p + 32 * q), y = _mm512_loadu_ps(p + 32 * q + 16);
+    a[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE));
+  }
+  for (int q = 0; q < 4; ++q)  // 128-bit lane g: vector 4q + g's four partial sums
+    b[q] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * q], a[2 * q + 1], 0x88), _mm512_shuffle_f32x4(a[2 * q], a[2 * q + 1], 0xDD));
+  for (int q = 0; q < 2; ++q)  // lane g: vector 8q + g's two, then vector 8q + 4 + g's two
+    c[q] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * q], b[2 * q + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(b[2 * q], b[2 * q + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  // lane g, element e: the sum of vector g + 4e; into element g + 4e
+  const __m512 f = _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), f);
+}
+#define KAN_HAS_TW 1
+#define VTW(r) kan_t16(r)
+#define VREDUCEW(p) kan_reduce16(p)
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define KAN_VW 8
@@ -231,37 +325,9 @@ typedef __m256 VM;
 #define VTAB(lo, hi, vi) kan_tab256((lo), (hi), (vi))
 #define KAN_HAS_VLOADN 1
 #define VLOADN(p, n) _mm256_maskload_ps((p), kan_first256(n))
-// 8×8 blocks: VT8(r) transposes the 8 vectors r[0..7] in place (r[q][l] becomes r[l][q]);
-// VREDUCE8(p) the 8 vectors at p (8 floats apart) to one vector of their horizontal sums, each
-// summed in VREDUCE's order (so bitwise VREDUCE of each)
-#define KAN_HAS_T8 1
-static inline void kan_t8(__m256* r) {
-  const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 b0 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(1, 0, 1, 0)), b1 = _mm256_shuffle_ps(a0, a2, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 b2 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(1, 0, 1, 0)), b3 = _mm256_shuffle_ps(a1, a3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 b4 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(1, 0, 1, 0)), b5 = _mm256_shuffle_ps(a4, a6, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 b6 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(1, 0, 1, 0)), b7 = _mm256_shuffle_ps(a5, a7, _MM_SHUFFLE(3, 2, 3, 2));
-  r[0] = _mm256_permute2f128_ps(b0, b4, 0x20); r[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
-  r[1] = _mm256_permute2f128_ps(b1, b5, 0x20); r[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
-  r[2] = _mm256_permute2f128_ps(b2, b6, 0x20); r[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
-  r[3] = _mm256_permute2f128_ps(b3, b7, 0x20); r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
-}
-static inline __m256 kan_reduce8(const float* p) {
-  // kan_reduce256's tree for each vector v: t = v.lo + v.hi; u = t0 + t2, w = t1 + t3; u + w
-  __m256 t[4];
-  for (int q = 0; q < 4; ++q) {
-    const __m256 v = _mm256_loadu_ps(p + 8 * q), x = _mm256_loadu_ps(p + 8 * (q + 4));
-    t[q] = _mm256_add_ps(_mm256_permute2f128_ps(v, x, 0x20), _mm256_permute2f128_ps(v, x, 0x31));  // [t_q | t_q+4]
-  }
-  const __m256 s01 = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m256 s23 = _mm256_add_ps(_mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t[2], t[3], _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-#define VT8(r) kan_t8(r)
-#define VREDUCE8(p) kan_reduce8(p)
+#define KAN_HAS_TW 1
+#define VTW(r) kan_t8(r)
+#define VREDUCEW(p) kan_reduce8(p)
 #elif defined(__SSE2__)
 // x86-64 baseline: SSE2, no FMA (mul then add).
 #include <emmintrin.h>
@@ -402,8 +468,8 @@ static inline float kan_asf(int32_t v) { float f; __builtin_memcpy(&f, &v, 4); r
 #ifndef KAN_HAS_VLOADN
 #define KAN_HAS_VLOADN 0
 #endif
-#ifndef KAN_HAS_T8
-#define KAN_HAS_T8 0
+#ifndef KAN_HAS_TW
+#define KAN_HAS_TW 0
 #endif
 
 // exp(x) for every lane (Cephes' expf: range reduction by ln 2, degree-6 polynomial, exponent
