@@ -235,7 +235,7 @@ describe('KAN layer backward vs finite differences of the reference', () => {
     let accErr = 0;
     for (const [k, G, O] of [[1, 5, 3], [3, 7, 17], [5, 30, 40]] as const) {
       const L = makeLayer(rng, 4, O, G, k, 'silu', 'adapted');
-      const B = 300;  // more than one backward chunk of samples (KAN_BWD_CHUNK)
+      const B = 300;  // one backward chunk, with dx or without (chunks of other lengths sum in another order)
       const x = inputsAwayFromKnots(rng, L, B);
       const dy = rng.f32(B * O);
       const once = nativeBackward(L, x, dy, B);

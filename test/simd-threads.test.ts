@@ -50,10 +50,12 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=16 O=70 G=7 k=4 B=9 silu adapted', 16, 70, 7, 4, 9, 2, true, true),
   kanCfg('I=40 O=1 G=5 k=3 B=300 identity', 40, 1, 5, 3, 300, 1, false, true),
   // backward: input groups with a tail (37 = 16+16+5), every output tile kind (19 = 16+1+2), and
-  // both row modes: the first 512-sample chunk takes its 303 rows eagerly, the last 88 samples
-  // lazily (more rows than samples) ...
+  // both row modes: with dx the first 512-sample chunk takes its 303 rows eagerly, the last 88
+  // samples lazily (more rows than samples); without dx (1024-sample chunks where rows are many)
+  // one chunk of 600, eager ...
   kanCfg('I=37 O=19 G=300 k=3 B=600 silu', 37, 19, 300, 3, 600, 2, false, true),
-  // ... and a short last chunk after an eager one (520 = 512 + 8 samples, 8 < 22 rows)
+  // ... and a short last chunk after an eager one (with dx 520 = 512 + 8 samples, 8 < 22 rows;
+  // without dx one chunk: see the last workload)
   kanCfg('I=21 O=9 G=20 k=2 B=520 silu adapted', 21, 9, 20, 2, 520, 2, true, true),
   // a narrow layer (I < VW: prepass across samples) split over 2 and 3 threads at ranges that
   // are not multiples of VW
@@ -73,6 +75,9 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=5 O=1 G=5 k=3 B=1100 silu', 5, 1, 5, 3, 1100, 2, false, true),
   kanCfg('I=2 O=2 G=13 k=3 B=77 identity adapted', 2, 2, 13, 3, 77, 1, true, true),
   kanCfg('I=1 O=1 G=200 k=3 B=333 zero', 1, 1, 200, 3, 333, 0, false, false),
+  // (last, so the data above stays as it was) the backward without dx in 1024-sample chunks where
+  // rows are many (NB >= 20): 1032 = 1024 + 8, the last chunk lazy (8 < 22 rows)
+  kanCfg('I=21 O=9 G=20 k=2 B=1032 silu adapted', 21, 9, 20, 2, 1032, 2, true, true),
 ];
 
 function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {
@@ -196,10 +201,12 @@ describe('SIMD paths vs the scalar reference twin', () => {
 
 describe('backward overwrite mode (gradients written, not added to)', () => {
   // Extra shapes: a first chunk with more rows than samples (703 > 512: rows taken lazily, so some
-  // rows are untouched in the first chunk and must be zeroed there, then added to by the second),
-  // and three chunks (1100 = 512 + 512 + 76) with eager rows.
+  // rows are untouched in the first chunk and must be zeroed there, then added to by the second;
+  // without dx, whose chunks are 1024 samples where rows are many, 1203 > 1024), and three chunks
+  // (1100 = 512 + 512 + 76) with eager rows.
   const extra = [kanCfg('I=6 O=20 G=700 k=3 B=700 silu', 6, 20, 700, 3, 700, 2, false, true),
-    kanCfg('I=9 O=33 G=5 k=3 B=1100 silu adapted', 9, 33, 5, 3, 1100, 2, true, true)];
+    kanCfg('I=9 O=33 G=5 k=3 B=1100 silu adapted', 9, 33, 5, 3, 1100, 2, true, true),
+    kanCfg('I=4 O=20 G=1200 k=3 B=1100 silu', 4, 20, 1200, 3, 1100, 2, false, true)];
   const cfgs = [...KAN_CFGS, ...extra];
   const grads = (c: KanCfg, fill: number | 'random') => {
     const NB = c.G + c.k;

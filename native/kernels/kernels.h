@@ -73,7 +73,7 @@ struct KernelTable {
   double (*tile_probe)(int which, long iters, float* mem, float* sink);
 };
 
-constexpr int KAN_BWD_CHUNK = 512;
+constexpr int KAN_BWD_CHUNK = 1024;  // backward samples per chunk at most (without dx, many rows); else half (kan_backward_k)
 constexpr int KAN_BWD_NARROW_O = 2;  // the narrow backward's outputs at most (its transposed dy)
 constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
