@@ -24,8 +24,12 @@ interface KanCfg { name: string; I: number; O: number; G: number; k: number; B: 
 interface DenseCfg { name: string; B: number; I: number; O: number; act: number; x: Float32Array; W: Float32Array; bias: Float32Array; dy: Float32Array; }
 
 const rng = new R.TestRng(4242);
+const rng0 = rng;
+// workloads added later draw from their own generator, so the data of those before them (and of
+// the dense workloads after) stays as it was
+const rngLate = new R.TestRng(4343);
 
-function kanCfg(name: string, I: number, O: number, G: number, k: number, B: number, base: number, adapted: boolean, maskReal: boolean): KanCfg {
+function kanCfg(name: string, I: number, O: number, G: number, k: number, B: number, base: number, adapted: boolean, maskReal: boolean, rng = rng0): KanCfg {
   const NB = G + k, NK = G + 2 * k + 1, h = 2 / G;
   const grid = adapted ? R.adaptedGrid(rng, I, G, k, -1 - k * h, h, 2) : R.uniformGrid(I, G, k, -1, 1);
   const mask = new Float32Array(I * O);
@@ -75,9 +79,13 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=5 O=1 G=5 k=3 B=1100 silu', 5, 1, 5, 3, 1100, 2, false, true),
   kanCfg('I=2 O=2 G=13 k=3 B=77 identity adapted', 2, 2, 13, 3, 77, 1, true, true),
   kanCfg('I=1 O=1 G=200 k=3 B=333 zero', 1, 1, 200, 3, 333, 0, false, false),
-  // (last, so the data above stays as it was) the backward without dx in 1024-sample chunks where
-  // rows are many (NB >= 20): 1032 = 1024 + 8, the last chunk lazy (8 < 22 rows)
-  kanCfg('I=21 O=9 G=20 k=2 B=1032 silu adapted', 21, 9, 20, 2, 1032, 2, true, true),
+  // the backward without dx in 1024-sample chunks where rows are many (NB >= 20): 1032 = 1024 + 8,
+  // the last chunk lazy (8 < 22 rows)
+  kanCfg('I=21 O=9 G=20 k=2 B=1032 silu adapted', 21, 9, 20, 2, 1032, 2, true, true, rngLate),
+  // the forward of a wide folded layer with many rows (NB >= 20) in two fixed halves of its
+  // inputs (50 + 51: the second half's x columns start mid-vector), on 1, 2 (a half per thread)
+  // and 3 threads (each thread both halves)
+  kanCfg('I=101 O=20 G=17 k=3 B=130 silu', 101, 20, 17, 3, 130, 2, false, true, rngLate),
 ];
 
 function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {

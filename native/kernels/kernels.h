@@ -21,12 +21,12 @@ enum Act : int { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SILU = 2, ACT_TANH = 3 };
 // (forward: the gradient pointers; backward: y; dx may be null when no input gradient is wanted).
 struct KanLayerArgs {
   float* y;            // (B, O)     forward output (overwritten)
-  float* dx;           // (B, I)     d loss / d x (accumulated), or null
+  float* dx;           // (B, ldx)   d loss / d x (accumulated), or null
   float* dcoef;        // (I, NB, O) accumulated (overwritten with `overwrite`)
   float* dwb;          // (I, O)     accumulated (overwritten with `overwrite`)
   float* dws;          // (I, O)     accumulated (overwritten with `overwrite`)
   const float* dy;     // (B, O)
-  const float* x;      // (B, I)
+  const float* x;      // (B, ldx)   the layer's inputs in columns 0..I-1 (dx likewise)
   const float* grid;   // (I, NK)    knot rows, non-decreasing
   const float* coef;   // (I, NB, O)
   const float* wb;     // (I, O)
@@ -39,6 +39,8 @@ struct KanLayerArgs {
   const int* row_uni;  // (I)        2: uniform to 1e-6·h (cardinal basis), 1: to 1e-3·h (span by one
                        //            multiply, de Boor on the knots), 0: adapted (binary search)
   int B, I, O, G, k, base;
+  int ldx;             // x's and dx's row stride: I, or more for a call on the first I of a row's
+                       //          inputs (ops.cc: kan_inputs_from)
   int fold;            // forward: 1 to fold ws·mask into a copy of each block's rows (the
                        //          scratch has room for them; worth it with several samples per row)
   int overwrite;       // backward: 1 to write dcoef, dwb, dws instead of adding to them — the same

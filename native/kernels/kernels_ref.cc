@@ -11,7 +11,7 @@ namespace {
 // Active basis values for x[b,i]: N[j] multiplies coefficient row m = s-k+j when 0 <= m < NB.
 static int active_basis(const KanLayerArgs& a, int b, int i, float* N, float* D) {
   const int k = a.k, NK = a.G + 2 * k + 1, KP = NK + 2 * k;
-  const float xv = a.x[(size_t)b * a.I + i];
+  const float xv = a.x[(size_t)b * a.ldx + i];
   const int s = kan_find_span(a.grid + (size_t)i * NK, NK, xv, a.row_t0[i], a.row_invh[i], a.row_uni[i] != 0);
   if (s < 0) return -1;
   if (D) kan_basis_deriv(a.kpad + (size_t)i * KP, s, xv, k, N, D);
@@ -26,7 +26,7 @@ static void kan_forward(const KanLayerArgs& a, int b0, int b1, void*) {
     for (int i = 0; i < I; ++i) {
       float N[8];
       const int s = active_basis(a, b, i, N, nullptr);
-      const float xv = a.x[(size_t)b * I + i];
+      const float xv = a.x[(size_t)b * a.ldx + i];
       const float bv = kan_base_value(a.base, xv);
       for (int o = 0; o < O; ++o) {
         float spline = 0.0f;
@@ -43,7 +43,7 @@ static void kan_forward(const KanLayerArgs& a, int b0, int b1, void*) {
 }
 
 static void kan_backward(const KanLayerArgs& a, int i0, int i1, void*) {
-  const int I = a.I, O = a.O, k = a.k, NB = a.G + k;
+  const int O = a.O, k = a.k, NB = a.G + k;
   for (int i = i0; i < i1; ++i) {
     if (a.overwrite) {
       for (size_t q = (size_t)i * NB * O; q < (size_t)(i + 1) * NB * O; ++q) a.dcoef[q] = 0.0f;
@@ -52,7 +52,7 @@ static void kan_backward(const KanLayerArgs& a, int i0, int i1, void*) {
     for (int b = 0; b < a.B; ++b) {
       float N[8], D[8];
       const int s = active_basis(a, b, i, N, D);
-      const float xv = a.x[(size_t)b * I + i];
+      const float xv = a.x[(size_t)b * a.ldx + i];
       const float bv = kan_base_value(a.base, xv), dbv = kan_base_deriv(a.base, xv);
       float dxv = 0.0f;
       for (int o = 0; o < O; ++o) {
@@ -72,7 +72,7 @@ static void kan_backward(const KanLayerArgs& a, int i0, int i1, void*) {
         a.dws[io] += dy * mk * spline;
         dxv += dy * mk * (a.wb[io] * dbv + a.ws[io] * dspline);
       }
-      if (a.dx) a.dx[(size_t)b * I + i] += dxv;
+      if (a.dx) a.dx[(size_t)b * a.ldx + i] += dxv;
     }
   }
 }
