@@ -86,6 +86,12 @@ const KAN_CFGS: KanCfg[] = [
   // inputs (50 + 51: the second half's x columns start mid-vector), on 1, 2 (a half per thread)
   // and 3 threads (each thread both halves)
   kanCfg('I=101 O=20 G=17 k=3 B=130 silu', 101, 20, 17, 3, 130, 2, false, true, rngLate),
+  // the mid-width backward (3 <= O <= 3·VW/4, NB <= 8, dx): a [.., 64, 10] last layer over chunks
+  // of 512 + 512 + 76 (a part vector; on AVX2, O = 10 > 6 takes the general path), adapted rows
+  // (the per-lane basis), and k = 5 with the fewest outputs
+  kanCfg('I=64 O=10 G=5 k=3 B=1100 silu', 64, 10, 5, 3, 1100, 2, false, true, rngLate),
+  kanCfg('I=20 O=5 G=6 k=2 B=600 identity adapted', 20, 5, 6, 2, 600, 1, true, true, rngLate),
+  kanCfg('I=9 O=3 G=3 k=5 B=77 zero', 9, 3, 3, 5, 77, 0, false, true, rngLate),
 ];
 
 function denseCfg(name: string, B: number, I: number, O: number, act: number): DenseCfg {
@@ -297,9 +303,9 @@ describe('backward overwrite mode (gradients written, not added to)', () => {
 });
 
 describe('narrow layers with non-finite values', () => {
-  // The narrow forms multiply every sample's dy and every coefficient by spread basis rows that are
-  // mostly 0 (0 · Inf = NaN): a non-finite dy or coefficient must send the call down the general
-  // path, so the non-finite outputs are exactly those of the scalar twin.
+  // The narrow and mid-width forms multiply every sample's dy and every coefficient by spread basis
+  // rows that are mostly 0 (0 · Inf = NaN): a non-finite dy or coefficient must send the call down
+  // the general path, so the non-finite outputs are exactly those of the scalar twin.
   const cases: [string, KanCfg][] = [];
   {
     // the NaN sample inside the grid on every input (outside it, the scalar twin adds 0 · NaN to
@@ -319,6 +325,15 @@ describe('narrow layers with non-finite values', () => {
     for (let b = 0; b < c.B; b++) c.x[b * 3 + 2] = -0.575 + 0.325 * Math.sin(b);
     cases.push([c.name, c]);
   }
+  {
+    // the mid-width form likewise: a NaN in a chunk's dy (that chunk on the general path), an
+    // infinite coefficient (that input on the general path)
+    const c = kanCfg('I=20 O=5 G=5 k=3 B=600, NaN in dy (mid-width)', 20, 5, 5, 3, 600, 2, false, false, rngLate);
+    c.dy[413 * 5 + 2] = Number.NaN;
+    for (let i = 0; i < 20; i++) c.x[413 * 20 + i] = 0.1 + 0.03 * i;
+    cases.push([c.name, c]);
+  }
+  { const c = kanCfg('I=18 O=6 G=5 k=3 B=100, Inf coefficient (mid-width)', 18, 6, 5, 3, 100, 2, false, false, rngLate); c.coef[(3 * 8 + 4) * 6 + 1] = Infinity; cases.push([c.name, c]); }
   const run = (c: KanCfg) => {
     const NB = c.G + c.k;
     const y = new Float32Array(c.B * c.O), dx = new Float32Array(c.B * c.I), dcoef = new Float32Array(c.I * NB * c.O);

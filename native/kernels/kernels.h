@@ -76,7 +76,9 @@ struct KernelTable {
 };
 
 constexpr int KAN_BWD_CHUNK = 1024;  // backward samples per chunk at most (without dx, many rows); else half (kan_backward_k)
-constexpr int KAN_BWD_NARROW_O = 2;  // the narrow backward's outputs at most (its transposed dy)
+constexpr int KAN_BWD_NARROW_O = 2;  // the narrow backward's outputs at most
+constexpr int KAN_BWD_MID_O = 16;    // the narrow and mid-width backward's outputs at most (rows of the transposed dy)
+constexpr int KAN_BWD_MID_NB = 8;    // the mid-width backward's rows at most (rows of the spread basis)
 constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
@@ -100,11 +102,12 @@ constexpr size_t KAN_BWD_SCRATCH(int k, int O, int G) {
   // 3 rows of OP, dx partials (C, 16), x and dx of an input group (2 × (16, C)), basis values,
   // derivatives and sorted values, 2 per-sample floats, the chunk's dy in panels (C, O rounded up
   // to 32); 5 per-sample ints (one of them C + 1 long), the sort's buckets (4, C + 8); stamps and
-  // the touched list; the narrow form's transposed dy (KAN_BWD_NARROW_O, C)
+  // the touched list; the narrow and mid-width forms' transposed dy (KAN_BWD_MID_O, C) and spread
+  // basis (KAN_BWD_MID_NB, C)
   return (size_t)4 * (2 * (size_t)(G + 3 * k + 1) * kan_pad_o(O) + 3 * (size_t)kan_pad_o(O) +
                       (size_t)KAN_BWD_CHUNK * (16 + 32 + 3 * (k + 1) + 2 + (((size_t)O + 31) & ~(size_t)31))) +
          (size_t)4 * (5 * (size_t)KAN_BWD_CHUNK + 1 + 4 * ((size_t)KAN_BWD_CHUNK + 8) + 2 * (size_t)(G + k)) + 128 +
-         (size_t)4 * KAN_BWD_NARROW_O * KAN_BWD_CHUNK + 64;
+         (size_t)4 * (KAN_BWD_MID_O + KAN_BWD_MID_NB) * KAN_BWD_CHUNK + 64;
 }
 
 namespace scalar { extern const KernelTable table; }
