@@ -75,10 +75,13 @@ struct KernelTable {
   double (*tile_probe)(int which, long iters, float* mem, float* sink);
 };
 
-constexpr int KAN_BWD_CHUNK = 1024;  // backward samples per chunk at most (without dx, many rows); else half (kan_backward_k)
-constexpr int KAN_BWD_NARROW_O = 2;  // the narrow backward's outputs at most
-constexpr int KAN_BWD_MID_O = 16;    // the narrow and mid-width backward's outputs at most (rows of the transposed dy)
-constexpr int KAN_BWD_MID_NB = 8;    // the mid-width backward's rows at most (rows of the spread basis)
+// Backward samples per chunk: KAN_BWD_CHUNK without dx where rows are many, else half
+// (kan_backward_k). The narrow form's outputs at most; the narrow and mid-width forms' outputs at
+// most (rows of their transposed dy); the mid-width form's rows at most (rows of its spread basis).
+constexpr int KAN_BWD_CHUNK = 1024;
+constexpr int KAN_BWD_NARROW_O = 2;
+constexpr int KAN_BWD_MID_O = 16;
+constexpr int KAN_BWD_MID_NB = 8;
 constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).
