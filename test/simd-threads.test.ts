@@ -361,6 +361,24 @@ describe('narrow layers with non-finite values', () => {
         expect(nonFinite, `${name}: most outputs stay finite`).toBeLessThan(0.5 * (c.B * (c.O + c.I) + c.I * (c.G + c.k + 2) * c.O));
       }
     });
+  // The narrow and mid-width forms read a whole vector of the scratch's x columns past a chunk's
+  // last sample: those lanes must count as x = 0 whatever an earlier call left there. A call with
+  // NaN x in samples 77..79, then one of 77 finite samples on the same thread (a mid-width and a
+  // narrow shape; on the 4-lane baseline path the stale lanes are read without a masked load).
+  for (const path of SIMD_PATHS)
+    it.skipIf(!AVAIL.includes(path))(`${path}: lanes past a chunk's end ignore what an earlier call left in the scratch`, () => {
+      for (const [I, O] of [[6, 3], [6, 2]]) {
+        const c = kanCfg(`I=${I} O=${O} G=5 k=3 B=80`, I, O, 5, 3, 80, 2, false, false, rngLate);
+        for (let q = 77 * I; q < 80 * I; q++) c.x[q] = Number.NaN;
+        const short: KanCfg = { ...c, B: 77, x: c.x.subarray(0, 77 * I), dy: c.dy.subarray(0, 77 * O) };
+        const want = withPath('scalar', 1, () => run(short));
+        const got = withPath(path, 1, () => { run(c); return run(short); });
+        for (const key of ['dx', 'dcoef', 'dwb', 'dws'] as const) {
+          expect(got[key].every(Number.isFinite), `${path} I=${I} O=${O} ${key} finite`).toBe(true);
+          expect(R.relErr(got[key], want[key]), `${path} I=${I} O=${O} ${key}`).toBeLessThanOrEqual(1e-5);
+        }
+      }
+    });
 });
 
 describe('determinism', () => {
