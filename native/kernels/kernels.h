@@ -82,6 +82,10 @@ constexpr int KAN_BWD_CHUNK = 1024;
 constexpr int KAN_BWD_NARROW_O = 2;
 constexpr int KAN_BWD_MID_O = 16;
 constexpr int KAN_BWD_MID_NB = 8;
+// Rows per input (NB) from which the coefficients' traffic is worth more thread work: the backward
+// without dx takes KAN_BWD_CHUNK-sample chunks (kan_backward_k), a wide forward sums its inputs in
+// two fixed halves (ops.cc)
+constexpr int KAN_MANY_ROWS = 20;
 constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
 // Per-thread scratch of the KAN kernels (laid out in kernels_impl.inc / kernels_ref.cc).

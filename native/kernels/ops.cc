@@ -208,7 +208,7 @@ void kan_layer_forward(float* y, const float* x, const float* grid, const float*
     return;
   }
   const int nth = threads_for((double)B * I * O * (k + 3), B);
-  if (a.fold && I >= 64 && B >= 64 && G + k >= 20) {
+  if (a.fold && I >= 64 && B >= 64 && G + k >= KAN_MANY_ROWS) {
     // A wide layer with many rows: each thread must fold ws·mask into the rows of every input it
     // sums (at G = 32 a 784×64 layer's 7 MB of coefficients, ~6 % of its forward). Split by
     // samples alone, every thread folds them all; so the inputs go in two fixed halves, y = first
