@@ -10,7 +10,8 @@
 //   node scripts/microbench/ab-builds.mjs /tmp/old.node build/Release/kan_native.node --bitwise
 //
 // Environment: CFG="I,O,G,B;..." layers (default 100,100,10,512;784,64,5,1024), W=fwd|bwd|bwdx
-// (backward without / with dx), T threads (2), R rounds (31), MS ms per build per round (50).
+// (backward without / with dx), T threads (2), R rounds (31), MS ms per build per round (50),
+// X=uniform: x uniform in [-1, 1] like the bench's inputs (default: a sine reaching past the grid).
 // Needs `npm run build:ts` (it builds the layers' parameters with dist/lib's KAN).
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -36,7 +37,9 @@ const median = (a) => sorted(a)[a.length >> 1];
 for (const [I, O, G, B] of cfgs) {
   const L = new KAN({ widths: [I, O], gridSize: G, splineOrder: K, seed: 1 }).layers[0];
   // inputs across the grid and past its ends, gradients of both signs
-  const x = new Float32Array(B * I).map((_, q) => 1.3 * Math.sin(q * 0.37));
+  let seed = 12345;
+  const uniform = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const x = env.X === 'uniform' ? new Float32Array(B * I).map(uniform) : new Float32Array(B * I).map((_, q) => 1.3 * Math.sin(q * 0.37));
   const dy = new Float32Array(B * O).map((_, q) => 1e-3 * Math.cos(q * 0.11));
   const run = (b, out) => {
     if (W === 'fwd') return b.kanForward(out.y, x, L.grid, L.coef, L.wb, L.ws, L.mask, B, I, O, G, K, BASE);
