@@ -132,7 +132,7 @@ const quick = args.includes('--quick');
 const threadsArg = args.indexOf('--threads');
 if (threadsArg >= 0) setNumThreads(Number(args[threadsArg + 1]));
 
-const reps = quick ? 3 : 5, minTime = quick ? 0.1 : 0.3;
+const reps = quick ? 3 : 7, minTime = quick ? 0.1 : 0.2;
 const threads = getNumThreads();
 const path = simd();
 console.log(`kan-native bench — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, SIMD path ${path}, ${threads} threads${quick ? ' (quick)' : ''}`);
@@ -179,7 +179,13 @@ interface Row {
   forwardGflops: number; fwdBwdGflops: number; fwdBwdPeakFraction: number; forwardPeakFraction: number;
 }
 const rows: Row[] = [];
-for (const c of configs) {
+// The configs are timed in interleaved rounds (each round: every config's forward, forward +
+// backward, training step, and the 1-thread pair, one sample of minTime each), and each figure is
+// the median over the rounds: a stretch of noise on this shared machine then hits one round of
+// every config rather than all the samples of one. Sequentially, one config's five samples could
+// fall in one slow stretch (a run once showed config a's training step 12 % faster than its
+// forward + backward, which is a subset of it).
+const setups = configs.map((c) => {
   const valid = validate(c);
   const m = build(c);
   const x = randomInput(c.B * c.widths[0], 3);
@@ -189,16 +195,24 @@ for (const c of configs) {
   const opt = new Adam(m, { lr: 1e-6 });
   const fwdFn = () => { m.forwardTrain(x, c.B); };
   const fbFn = () => { m.forwardTrain(x, c.B); m.backward(dy, { accumulate: false }); };  // as train() does
-  const fwd = time(fwdFn, reps, minTime);
-  const fb = time(fbFn, reps, minTime);
-  const step = time(() => trainStep(m, x, y, dpred, opt, c.B), reps, minTime);
-  let fwd1 = NaN, fb1 = NaN;
-  if (threads > 1) {
-    setNumThreads(1);
-    fwd1 = time(fwdFn, reps, minTime);
-    fb1 = time(fbFn, reps, minTime);
-    setNumThreads(threads);
+  const stepFn = () => trainStep(m, x, y, dpred, opt, c.B);
+  return { c, valid, fwdFn, fbFn, stepFn, t: { fwd: [] as number[], fb: [] as number[], step: [] as number[], fwd1: [] as number[], fb1: [] as number[] } };
+});
+for (let r = 0; r < reps; r++)
+  for (const u of setups) {
+    u.t.fwd.push(time(u.fwdFn, 1, minTime));
+    u.t.fb.push(time(u.fbFn, 1, minTime));
+    u.t.step.push(time(u.stepFn, 1, minTime));
+    if (threads > 1) {
+      setNumThreads(1);
+      u.t.fwd1.push(time(u.fwdFn, 1, minTime));
+      u.t.fb1.push(time(u.fbFn, 1, minTime));
+      setNumThreads(threads);
+    }
   }
+for (const { c, valid, t } of setups) {
+  const fwd = median(t.fwd), fb = median(t.fb), step = median(t.step);
+  const fwd1 = threads > 1 ? median(t.fwd1) : NaN, fb1 = threads > 1 ? median(t.fb1) : NaN;
   const fg = (flopsPerSample(c, false) * c.B) / fwd / 1e9, fbg = (flopsPerSample(c, true) * c.B) / fb / 1e9;
   rows.push({
     config: c.name, model: `${c.model.toUpperCase()} [${c.widths.join(',')}]${c.model === 'kan' ? ` G=${c.G}` : ''}`, B: c.B,
