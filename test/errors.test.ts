@@ -343,6 +343,42 @@ describe('non-finite values in long arrays', () => {
     expect(check.firstNonFinite(a, 7002)).toBe(7002);
   });
 
+  it('finds it on every SIMD path and thread count when the scan is split between threads', () => {
+    // from 2 · 65536 values the addon splits the scan into one part per thread; each part sums
+    // v - v over blocks of 64 vectors (256 to 1024 values by path) before searching a block
+    const n = 300001, path0 = simd(), threads0 = getNumThreads();
+    const a = new Float32Array(n);
+    for (let q = 0; q < n; q++) a[q] = edge[q % edge.length];
+    try {
+      for (const path of simdAvailable())
+        for (const threads of [1, 2, 3]) {
+          setSimd(path);
+          setNumThreads(threads);
+          const tag = `${path}, ${threads} threads`;
+          expect(check.firstNonFinite(a), `all finite, ${tag}`).toBe(-1);
+          // part edges for 2 and 3 threads, block edges of every path, the ends
+          const ats = [0, 1, 255, 256, 1023, 1024, 100000, 100001, 150000, 150001, 200000, 200001, n - 2, n - 1];
+          for (const at of ats) {
+            const keep = a[at];
+            a[at] = bad[at % bad.length][1];
+            expect(check.firstNonFinite(a), `at ${at}, ${tag}`).toBe(at);
+            a[at] = keep;
+          }
+          // one in every part: the first part's wins; then only in the last part
+          a[n - 7] = NaN; a[150002] = Infinity; a[99999] = NaN;
+          expect(check.firstNonFinite(a), tag).toBe(99999);
+          a[99999] = 0;
+          expect(check.firstNonFinite(a), tag).toBe(150002);
+          a[150002] = 0;
+          expect(check.firstNonFinite(a), tag).toBe(n - 7);
+          a[n - 7] = 0;
+        }
+    } finally {
+      setSimd(path0);
+      setNumThreads(threads0);
+    }
+  });
+
   it('forward names the index of a NaN in a long x', () => {
     const m = new KAN({ widths: [2, 3, 1], seed: 1 });
     const x = new Float32Array(2 * 600).fill(0.25);

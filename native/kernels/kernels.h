@@ -73,6 +73,8 @@ struct KernelTable {
   // L1-resident synthetic data, `iters` calls; mem: KAN_TILE_PROBE_FLOATS floats of scratch.
   // Returns the flops of the FMAs and multiplies executed.
   double (*tile_probe)(int which, long iters, float* mem, float* sink);
+  // Index of the first NaN or ±Inf in x[0..n), or n.
+  size_t (*finite_scan)(const float* x, size_t n);
 };
 
 // Backward samples per chunk: KAN_BWD_CHUNK without dx where rows are many, else half

@@ -180,7 +180,13 @@ static double tile_probe(int which, long iters, float* mem, float* sink) {
 
 }  // namespace
 
-extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe, read_probe, tile_probe};
+static size_t finite_scan(const float* x, size_t n) {
+  for (size_t q = 0; q < n; ++q)
+    if (x[q] - x[q] != 0.0f) return q;
+  return n;
+}
+
+extern const KernelTable table = {"scalar", kan_forward, kan_backward, gemm, adam, sgd, fma_probe, read_probe, tile_probe, finite_scan};
 
 }  // namespace scalar
 }  // namespace kan

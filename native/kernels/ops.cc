@@ -470,24 +470,27 @@ void dense_backward(float* dx, float* dW, float* dbias, const float* dy, const f
 // ---------------------------------------------------------------------------------------------
 // Value checks
 
-// NaN or ±Inf: all exponent bits set (a test on the bits, which no float flag can fold away)
-static inline bool non_finite_bits(const float* p) {
-  uint32_t u;
-  std::memcpy(&u, p, sizeof u);
-  return (u & 0x7f800000u) == 0x7f800000u;
-}
-
+// First NaN or ±Inf: the active path's vector scan, in as many parts as the pool has threads for
+// large arrays (a model's x: 3.2 MB for a batch of config a, ~114 µs on one thread with the
+// earlier SSE2 loop, a serial part of every training forward); the first part holding one gives
+// the index.
 size_t first_non_finite(const float* x, size_t n) {
-  constexpr size_t BLOCK = 2048;
-  for (size_t b = 0; b < n; b += BLOCK) {
-    const size_t e = n - b < BLOCK ? n : b + BLOCK;
-    uint32_t bad = 0;  // a block at a time without an early exit: the loop vectorises
-    for (size_t q = b; q < e; ++q) bad |= (uint32_t)non_finite_bits(x + q);
-    if (bad)
-      for (size_t q = b; q < e; ++q)
-        if (non_finite_bits(x + q)) return q;
-  }
-  return n;
+  const KernelTable& tab = T();
+  constexpr size_t PART = 1 << 16;
+  const int nth = (int)std::min<size_t>((size_t)ThreadPool::instance().size(), n / PART);
+  if (nth <= 1) return tab.finite_scan(x, n);
+  std::vector<size_t> first(nth, n);
+  ThreadPool::instance().run(nth, [&](int ith, int parts) {
+    long lo, hi;
+    split_range((long)n, ith, parts, &lo, &hi);
+    if (lo < hi) {
+      const size_t q = tab.finite_scan(x + lo, (size_t)(hi - lo));
+      if (q < (size_t)(hi - lo)) first[ith] = (size_t)lo + q;
+    }
+  });
+  size_t q = n;
+  for (size_t f : first) q = std::min(q, f);
+  return q;
 }
 
 // ---------------------------------------------------------------------------------------------
