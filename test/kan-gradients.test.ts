@@ -236,8 +236,8 @@ describe('KAN layer backward vs finite differences of the reference', () => {
     for (const [k, G, O] of [[1, 5, 3], [3, 7, 17], [5, 30, 40]] as const) {
       const L = makeLayer(rng, 4, O, G, k, 'silu', 'adapted');
       // one backward chunk with dx or without, and each shape on the same route either way (dx = null
-      // takes 1024-sample chunks where NB >= 20, and the mid-width form only to O <= VW/2; with
-      // dx, 512 and to 3·VW/4): the same parameter gradients, bit for bit
+      // takes 1024-sample chunks for batches past 512, and the mid-width form only to O <= VW/2;
+      // with dx, 512 and to 3·VW/4): the same parameter gradients, bit for bit
       const B = 300;
       const x = inputsAwayFromKnots(rng, L, B);
       const dy = rng.f32(B * O);

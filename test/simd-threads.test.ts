@@ -55,7 +55,7 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=40 O=1 G=5 k=3 B=300 identity', 40, 1, 5, 3, 300, 1, false, true),
   // backward: input groups with a tail (37 = 16+16+5), every output tile kind (19 = 16+1+2), and
   // both row modes: with dx the first 512-sample chunk takes its 303 rows eagerly, the last 88
-  // samples lazily (more rows than samples); without dx (1024-sample chunks where rows are many)
+  // samples lazily (more rows than samples); without dx (1024-sample chunks past 512 samples)
   // one chunk of 600, eager ...
   kanCfg('I=37 O=19 G=300 k=3 B=600 silu', 37, 19, 300, 3, 600, 2, false, true),
   // ... and a short last chunk after an eager one (with dx 520 = 512 + 8 samples, 8 < 22 rows;
@@ -79,7 +79,7 @@ const KAN_CFGS: KanCfg[] = [
   kanCfg('I=5 O=1 G=5 k=3 B=1100 silu', 5, 1, 5, 3, 1100, 2, false, true),
   kanCfg('I=2 O=2 G=13 k=3 B=77 identity adapted', 2, 2, 13, 3, 77, 1, true, true),
   kanCfg('I=1 O=1 G=200 k=3 B=333 zero', 1, 1, 200, 3, 333, 0, false, false),
-  // the backward without dx in 1024-sample chunks where rows are many (NB >= 20): 1032 = 1024 + 8,
+  // the backward without dx in 1024-sample chunks (batches past 512): 1032 = 1024 + 8,
   // the last chunk lazy (8 < 22 rows)
   kanCfg('I=21 O=9 G=20 k=2 B=1032 silu adapted', 21, 9, 20, 2, 1032, 2, true, true, rngLate),
   // the forward of a wide folded layer with many rows (NB >= 20) in two fixed halves of its
@@ -216,7 +216,7 @@ describe('SIMD paths vs the scalar reference twin', () => {
 describe('backward overwrite mode (gradients written, not added to)', () => {
   // Extra shapes: a first chunk with more rows than samples (703 > 512: rows taken lazily, so some
   // rows are untouched in the first chunk and must be zeroed there, then added to by the second;
-  // without dx, whose chunks are 1024 samples where rows are many, 1203 > 1024), and three chunks
+  // without dx, whose chunks are 1024 samples past 512, 1203 > 1024), and three chunks
   // (1100 = 512 + 512 + 76) with eager rows.
   const extra = [kanCfg('I=6 O=20 G=700 k=3 B=700 silu', 6, 20, 700, 3, 700, 2, false, true),
     kanCfg('I=9 O=33 G=5 k=3 B=1100 silu adapted', 9, 33, 5, 3, 1100, 2, true, true),

@@ -77,16 +77,15 @@ struct KernelTable {
   size_t (*finite_scan)(const float* x, size_t n);
 };
 
-// Backward samples per chunk: KAN_BWD_CHUNK without dx where rows are many, else half
+// Backward samples per chunk: KAN_BWD_CHUNK without dx for batches past half of it, else half
 // (kan_backward_k). The narrow form's outputs at most; the narrow and mid-width forms' outputs at
 // most (rows of their transposed dy); the mid-width form's rows at most (rows of its spread basis).
 constexpr int KAN_BWD_CHUNK = 1024;
 constexpr int KAN_BWD_NARROW_O = 2;
 constexpr int KAN_BWD_MID_O = 16;
 constexpr int KAN_BWD_MID_NB = 8;
-// Rows per input (NB) from which the coefficients' traffic is worth more thread work: the backward
-// without dx takes KAN_BWD_CHUNK-sample chunks (kan_backward_k), a wide forward sums its inputs in
-// two fixed halves (ops.cc)
+// Rows per input (NB) from which the coefficients' traffic is worth more thread work: a wide
+// forward sums its inputs in two fixed halves (ops.cc)
 constexpr int KAN_MANY_ROWS = 20;
 constexpr size_t KAN_TILE_PROBE_FLOATS = 65536;  // tile_probe's scratch (see KernelTable)
 constexpr int KAN_FWD_IBLOCK = 16;
