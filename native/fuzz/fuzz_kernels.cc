@@ -509,8 +509,8 @@ KanBounds kan_bounds(const KanCase& c) {
 
 KanCase make_kan_case(Rng& r, const Ctx& ctx, bool allow_extreme) {
   KanCase c;
-  // B > 512 crosses a backward chunk (> 1024 without dx where NB >= 20); I >= 64 with B >= 64 and
-  // NB >= 20 takes the forward's two input halves
+  // B > 512 crosses a backward chunk with dx (without dx, past 512 the chunks are 1024: B > 1024
+  // crosses one); I >= 64 with B >= 64 and NB >= 20 takes the forward's two input halves
   c.B = r.chance(0.06) ? r.irange(65, 1100) : r.irange(0, 64);
   c.I = r.chance(0.03) ? r.irange(64, 100) : r.irange(1, 20);
   c.O = r.irange(1, 40);

@@ -479,18 +479,18 @@ size_t first_non_finite(const float* x, size_t n) {
   constexpr size_t PART = 1 << 16;
   const int nth = (int)std::min<size_t>((size_t)ThreadPool::instance().size(), n / PART);
   if (nth <= 1) return tab.finite_scan(x, n);
-  std::vector<size_t> first(nth, n);
+  std::atomic<size_t> first{n};  // the lowest index found (no allocation on this per-call path)
   ThreadPool::instance().run(nth, [&](int ith, int parts) {
     long lo, hi;
     split_range((long)n, ith, parts, &lo, &hi);
-    if (lo < hi) {
-      const size_t q = tab.finite_scan(x + lo, (size_t)(hi - lo));
-      if (q < (size_t)(hi - lo)) first[ith] = (size_t)lo + q;
+    if (lo >= hi) return;
+    const size_t q = tab.finite_scan(x + lo, (size_t)(hi - lo));
+    if (q == (size_t)(hi - lo)) return;
+    size_t cur = first.load();
+    while ((size_t)lo + q < cur && !first.compare_exchange_weak(cur, (size_t)lo + q)) {
     }
   });
-  size_t q = n;
-  for (size_t f : first) q = std::min(q, f);
-  return q;
+  return first.load();
 }
 
 // ---------------------------------------------------------------------------------------------
