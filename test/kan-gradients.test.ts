@@ -197,6 +197,92 @@ describe('KAN layer backward vs finite differences of the reference', () => {
     note('kan params, inputs on knots/ends', worst);
   });
 
+  it('samples in both grid extensions, O a multiple of every vector width, gradients added to earlier ones: every SIMD path and thread count as the scalar path', () => {
+    // Pass 2 on sorted runs with whole tiles sends each row leaving its window straight into
+    // dcoef; spans in the right extension reach rows NB..NB+k-1 (absent functions, padding) and
+    // those must go nowhere — written, they land in the next input's rows (or past the array).
+    const rng = new R.TestRng(91);
+    const I = 4, O = 64, G = 5, k = 3, B = 96, NB = G + k, NK = G + 2 * k + 1;
+    const L = makeLayer(rng, I, O, G, k, 'silu', 'uniform');
+    const x = new Float32Array(B * I);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < I; i++) {
+        const t = (m: number) => L.grid[i * NK + m];
+        const r = b % 4;  // right extension, left extension, inside, outside
+        x[b * I + i] = Math.fround(r === 0 ? rng.range(t(G + k), t(NK - 1)) : r === 1 ? rng.range(t(0), t(k)) : r === 2 ? rng.range(t(k), t(G + k)) : t(NK - 1) + 0.5);
+      }
+    const dy = rng.f32(B * O);
+    const start = { dx: rng.f32(B * I), dcoef: rng.f32(I * NB * O), dwb: rng.f32(I * O), dws: rng.f32(I * O) };
+    const copy = (g: LayerGrads) => ({ dx: g.dx.slice(), dcoef: g.dcoef.slice(), dwb: g.dwb.slice(), dws: g.dws.slice() });
+    const path0 = native.simd(), threads0 = native.getNumThreads();
+    try {
+      native.setSimd('scalar');
+      const want = { dx: nativeBackward(L, x, dy, B, copy(start)), nodx: nativeBackward(L, x, dy, B, copy(start), false) };
+      for (const path of native.simdAvailable().filter((p) => p !== 'scalar')) {
+        native.setSimd(path);
+        for (const th of [1, 2, 3]) {
+          native.setNumThreads(th);
+          for (const withDx of [true, false]) {
+            const got = nativeBackward(L, x, dy, B, copy(start), withDx), ref = withDx ? want.dx : want.nodx;
+            for (const name of ['dcoef', 'dwb', 'dws', ...(withDx ? ['dx'] : [])] as const) {
+              // against the array's scale: sums in another order differ by rounding (1e-7 of
+              // it), a row sent to the wrong place by a whole gradient entry
+              let d = 0;
+              for (let q = 0; q < ref[name].length; q++) d = Math.max(d, Math.abs(got[name][q] - ref[name][q]));
+              expect(d / R.maxAbs(ref[name]), `${path} ${th} threads ${withDx ? 'with' : 'without'} dx: ${name}`).toBeLessThanOrEqual(1e-5);
+            }
+          }
+        }
+      }
+    } finally {
+      native.setSimd(path0);
+      native.setNumThreads(threads0);
+    }
+  });
+
+  it('overwrite mode with samples in the right grid extension writes nothing outside the gradient arrays', () => {
+    // Spans in the right extension reach rows NB..NB+k-1, which belong to no function; with the
+    // last input's rows at the end of dcoef, a row sent there lands past the array. Guards of a
+    // sentinel on both sides of every gradient array, each path, with and without dx.
+    const rng = new R.TestRng(93);
+    const I = 2, O = 64, G = 5, k = 3, B = 96, NB = G + k, NK = G + 2 * k + 1, GUARD = 256, SENT = 7.25;
+    const L = makeLayer(rng, I, O, G, k, 'silu', 'uniform');
+    const x = new Float32Array(B * I);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < I; i++) {
+        const t = (m: number) => L.grid[i * NK + m];
+        x[b * I + i] = Math.fround(b % 3 === 0 ? rng.range(t(G + k), t(NK - 1)) : b % 3 === 1 ? rng.range(t(0), t(k)) : rng.range(t(k), t(G + k)));
+      }
+    const dy = rng.f32(B * O);
+    const guarded = (n: number) => {
+      const buf = new Float32Array(n + 2 * GUARD).fill(SENT);
+      return { buf, view: buf.subarray(GUARD, GUARD + n) };
+    };
+    const path0 = native.simd(), threads0 = native.getNumThreads();
+    try {
+      native.setNumThreads(1);
+      for (const path of native.simdAvailable()) {
+        native.setSimd(path);
+        for (const withDx of [true, false]) {
+          const g = { dcoef: guarded(I * NB * O), dwb: guarded(I * O), dws: guarded(I * O) };
+          native.kanBackward(withDx ? new Float32Array(B * I) : null, g.dcoef.view, g.dwb.view, g.dws.view, dy, x, L.grid, L.coef, L.wb, L.ws, L.mask,
+            B, I, O, G, k, BASE_CODE[L.base], false, true);
+          for (const [name, { buf }] of Object.entries(g)) {
+            const n = buf.length - 2 * GUARD;
+            let bad = 0;
+            for (let q = 0; q < GUARD; q++) bad += (buf[q] !== SENT ? 1 : 0) + (buf[GUARD + n + q] !== SENT ? 1 : 0);
+            expect(bad, `${path} ${withDx ? 'with' : 'without'} dx: ${name}'s guards`).toBe(0);
+          }
+          const want = nativeBackward(L, x, dy, B, undefined, withDx);
+          expect(R.maxAbsDiff(g.dcoef.view, want.dcoef) / R.maxAbs(want.dcoef), `${path} dcoef`).toBeLessThanOrEqual(1e-5);
+        }
+      }
+    } finally {
+      native.setSimd(path0);
+      native.setNumThreads(threads0);
+    }
+  });
+
   it('large batches (several backward sample chunks): B = 600, every gradient', () => {
     const rng = new R.TestRng(88);
     let worst = 0;
