@@ -7,8 +7,9 @@
 //       the end) a full GC, then RSS / heapUsed / external / arrayBuffers are recorded.
 //   node --expose-gc scripts/leak-check.mjs --steps [N=2000]
 //       The training loop itself: one train() of N small steps (sync and async) with a full GC
-//       and heapUsed (and external + arrayBuffers) taken inside onStep at step N/4 and at the last
-//       step, plus after the run, compared with a run of N/4 steps.
+//       and the heap's data (heapUsed without V8's code spaces; reported as heapUsed) and
+//       external + arrayBuffers taken inside onStep at step N/4 and at the last step, plus after
+//       the run, compared with a run of N/4 steps.
 //
 //   --retain  a deliberate leak, for checking that the probes see one: the loop keeps every model,
 //             the training loop keeps two copies of 256 parameters per step (a
@@ -17,6 +18,7 @@
 // Prints one JSON object on stdout (numbers in bytes and milliseconds). Run it with
 // --min-semi-space-size=16 as well so V8's young generation starts at its full size: otherwise
 // its growth during the first ~1,000 iterations shows up as ~40 MB of RSS (a warm-up, not a leak).
+import v8 from 'node:v8';
 import { KAN, Rng, toOnnx, train } from '../dist/lib/index.js';
 
 if (typeof globalThis.gc !== 'function') {
@@ -42,10 +44,14 @@ function dataset(n, inD, outD, seed) {
   return { x, y };
 }
 
+// heapData: heapUsed without V8's code spaces (machine code, whose amount depends on what the
+// JIT has optimised by then; a leak of ours would be data). The training-loop probe compares it.
 function sample(i) {
   gc();
   const m = process.memoryUsage();
-  return { i, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  let heapData = 0;
+  for (const sp of v8.getHeapSpaceStatistics()) if (!sp.space_name.startsWith('code_')) heapData += sp.space_used_size;
+  return { i, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, heapData, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 async function loop() {
@@ -75,7 +81,7 @@ async function steps() {
     const model = new KAN({ widths: [4, 8, 1], gridSize: 5, seed: 3 });
     // A warm-up run of N steps (workspaces; the JIT-compiled code settles), then a baseline.
     await train(model, data, { steps: N, batchSize: 32, async });
-    const mem = (s) => ({ heapUsed: s.heapUsed, buffers: s.external + s.arrayBuffers });
+    const mem = (s) => ({ heapUsed: s.heapData, buffers: s.external + s.arrayBuffers });
     const base = mem(sample(0));
     const short = await train(model, data, { steps: quarter, batchSize: 32, async });
     const afterShort = mem(sample(quarter));
