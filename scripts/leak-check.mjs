@@ -9,7 +9,7 @@
 //       The training loop itself: one train() of N small steps (sync and async) with a full GC
 //       and the heap's data (heapUsed without V8's code spaces; reported as heapUsed) and
 //       external + arrayBuffers taken inside onStep at step N/4 and at the last step, plus after
-//       the run, compared with a run of N/4 steps.
+//       the run, compared with a run of N/4 steps; then that pair (N/4 steps, N steps) again.
 //
 //   --retain  a deliberate leak, for checking that the probes see one: the loop keeps every model,
 //             the training loop keeps two copies of 256 parameters per step (a
@@ -96,8 +96,17 @@ async function steps() {
     });
     const ms = performance.now() - t0;
     const afterLong = mem(sample(N));
+    // the pair again: a leak grows the heap in both pairs, a one-off (the JIT finishing some
+    // optimisation during one of the runs) in one of them
+    await train(model, data, { steps: quarter, batchSize: 32, async });
+    const afterShort2 = mem(sample(quarter));
+    await train(model, data, {
+      steps: N, batchSize: 32, async,
+      onStep: () => { if (retain) kept.push(model.params.slice(0, 256), Array.from(model.params.subarray(0, 256))); },
+    });
+    const afterLong2 = mem(sample(N));
     out.runs.push({
-      async, base, afterShort, afterLong, inRunAtQuarter: inRun[quarter], inRunAtEnd: inRun[N], msPerStep: ms / N,
+      async, base, afterShort, afterLong, afterShort2, afterLong2, inRunAtQuarter: inRun[quarter], inRunAtEnd: inRun[N], msPerStep: ms / N,
       finalLosses: [short.finalLoss, long.finalLoss],
     });
   }

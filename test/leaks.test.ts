@@ -19,7 +19,7 @@ afterAll(() => { console.log('[leaks]\n  ' + report.join('\n  ')); });
 interface Sample { i: number; rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }
 interface LoopOut { mode: 'loop'; N: number; msPerIteration: number; totalMs: number; kept: number; samples: Sample[] }
 interface Mem { heapUsed: number; buffers: number }
-interface StepsRun { async: boolean; base: Mem; afterShort: Mem; afterLong: Mem; inRunAtQuarter: Mem; inRunAtEnd: Mem; msPerStep: number }
+interface StepsRun { async: boolean; base: Mem; afterShort: Mem; afterLong: Mem; afterShort2: Mem; afterLong2: Mem; inRunAtQuarter: Mem; inRunAtEnd: Mem; msPerStep: number }
 interface StepsOut { mode: 'steps'; N: number; quarter: number; runs: StepsRun[] }
 
 function runScript<T>(args: string[]): T {
@@ -81,16 +81,19 @@ describe('training loop allocations', () => {
     expect(out.runs.length).toBe(2);
     for (const r of out.runs) {
       const inRun = r.inRunAtEnd.heapUsed - r.inRunAtQuarter.heapUsed;
-      const afterRuns = r.afterLong.heapUsed - r.afterShort.heapUsed;
+      // the smaller of the two pairs' growths: a leak shows in both, a one-off in one
+      const afterRuns = Math.min(r.afterLong.heapUsed - r.afterShort.heapUsed, r.afterLong2.heapUsed - r.afterShort2.heapUsed);
       const inRunBuf = r.inRunAtEnd.buffers - r.inRunAtQuarter.buffers;
-      const afterRunsBuf = r.afterLong.buffers - r.afterShort.buffers;
+      const afterRunsBuf = Math.min(r.afterLong.buffers - r.afterShort.buffers, r.afterLong2.buffers - r.afterShort2.buffers);
       report.push(`train() async=${r.async}: ${r.msPerStep.toFixed(3)} ms/step; heap data (heapUsed without code) after GC inside the run at step ${out.quarter} → ${out.N}: ` +
-        `${(inRun / KB).toFixed(1)} KB; after a ${out.N}-step run vs a ${out.quarter}-step run: ${(afterRuns / KB).toFixed(1)} KB ` +
+        `${(inRun / KB).toFixed(1)} KB; after a ${out.N}-step run vs a ${out.quarter}-step run: ${((r.afterLong.heapUsed - r.afterShort.heapUsed) / KB).toFixed(1)} and ` +
+        `${((r.afterLong2.heapUsed - r.afterShort2.heapUsed) / KB).toFixed(1)} KB ` +
         `(base ${mb(r.base.heapUsed)} MB); external+arrayBuffers: ${(inRunBuf / KB).toFixed(1)} KB / ${(afterRunsBuf / KB).toFixed(1)} KB`);
       // 1,500 more steps: a leak of ~140 bytes a step or more would exceed these. After a warm-up
-      // run of N steps heapUsed after a full GC still moved between runs by -126..+152 KB here
-      // and once by 273 KB in a CI run; without the code spaces, -205..+44 KB over twelve runs,
-      // eight of them beside two CPU-bound processes (shrinking is not a leak).
+      // run of N steps heapUsed after a full GC still moved between runs by -126..+152 KB here,
+      // and in two CI runs by 256 and 273 KB (once without the code spaces) while the in-run
+      // measure stayed under 20 KB: a one-off, so the pair of runs is repeated and the smaller
+      // growth counts (a leak grows the heap in both; shrinking is not a leak).
       expect(inRun).toBeLessThan(200 * KB);
       expect(afterRuns).toBeLessThan(200 * KB);
       expect(inRunBuf).toBeLessThan(64 * KB);
@@ -103,10 +106,13 @@ describe('training loop allocations', () => {
     for (const r of out.runs) {
       const inRun = r.inRunAtEnd.heapUsed - r.inRunAtQuarter.heapUsed;
       const inRunBuf = r.inRunAtEnd.buffers - r.inRunAtQuarter.buffers;
-      report.push(`train() control async=${r.async} (--retain): in-run growth heapUsed ${(inRun / KB).toFixed(0)} KB, external+arrayBuffers ${(inRunBuf / KB).toFixed(0)} KB`);
+      const afterRuns = Math.min(r.afterLong.heapUsed - r.afterShort.heapUsed, r.afterLong2.heapUsed - r.afterShort2.heapUsed);
+      report.push(`train() control async=${r.async} (--retain): in-run growth heapUsed ${(inRun / KB).toFixed(0)} KB, external+arrayBuffers ${(inRunBuf / KB).toFixed(0)} KB; ` +
+        `the smaller pair's growth ${(afterRuns / KB).toFixed(0)} KB`);
       // The retained Array (~2 KB) is on the heap, the Float32Array's 1 KB buffer outside it.
       expect(inRun).toBeGreaterThan(1000 * KB);
       expect(inRunBuf).toBeGreaterThan(64 * KB);
+      expect(afterRuns).toBeGreaterThan(1000 * KB);
     }
   });
 });
