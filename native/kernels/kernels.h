@@ -97,7 +97,7 @@ constexpr int kan_pad_o(int O) { return (O + 15) & ~15; }
 // folded coefficient rows with zero padding rows (k+1 before, k after), in panels of up to 64
 // outputs (O rounded up to 64 columns).
 constexpr int KAN_FWD_SLOTS = 16;  // per-sample row-pointer slots (max of the register tile and VW)
-constexpr int KAN_FWD_CHUNK = 64;  // per-sample prepass slots (the folded form's sample chunk)
+constexpr int KAN_FWD_CHUNK = 128;  // per-sample prepass slots (the folded form's sample chunk)
 constexpr size_t KAN_FWD_SCRATCH(int k, int O, int G, bool fold) {
   return (size_t)4 * (KAN_FWD_IBLOCK * ((size_t)kan_pad_o(O) + O + KAN_FWD_CHUNK * (k + 2)) + O) +
          (size_t)4 * (KAN_FWD_IBLOCK * (1 + KAN_FWD_CHUNK) + 64) +
