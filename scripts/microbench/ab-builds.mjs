@@ -1,8 +1,8 @@
 // ab-builds.mjs — two builds of the addon compared in one process: the speed of a KAN layer's
 // forward or backward as paired rounds (each round runs every build in turn for MS ms; the
 // reported ratio is the median of the per-round ratios, so the machine's drift between rounds
-// cancels), or their results bit for bit. How the README's "paired, 2 threads: 1.045×" figures
-// for kernel changes are measured: keep the old build's .node, rebuild, compare.
+// cancels), or their results bit for bit. How docs/performance-log.md's "paired, 2 threads:
+// 1.045×" figures for kernel changes are measured: keep the old build's .node, rebuild, compare.
 //
 //   cp build/Release/kan_native.node /tmp/old.node      # before the change
 //   npm run build:native                                  # after it

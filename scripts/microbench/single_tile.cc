@@ -1,7 +1,8 @@
 // single_tile.cc — the single-sample forward's register tile alone, on synthetic rows: how many ns
 // per input it needs when its rows come from L1, L2 or L3, with nothing else of the layer around
-// it (the README's single-sample bound cites these numbers). A standalone copy of the loops, not
-// the kernel itself: AVX2 + FMA, k = 3, G = 5 (NB = 8), O = 64 outputs (8 vectors of accumulators).
+// it (docs/performance-log.md's single-sample bound cites these numbers). A standalone copy of
+// the loops, not the kernel itself: AVX2 + FMA, k = 3, G = 5 (NB = 8), O = 64 outputs (8 vectors
+// of accumulators).
 //   raw:    the model's rows read directly (the kernel's raw form): per input its k+1 coefficient
 //           rows and its wb, ws and mask rows — 7 vector loads, 8 multiplies/FMAs per 8 outputs;
 //   folded: ws·mask·coef and wb·mask prepared once (the folded form's panels of 32 outputs, k+1
