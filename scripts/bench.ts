@@ -322,23 +322,29 @@ const gridRatios = (() => {
   // Beside each forward+backward pair, the read probe over a working set far past the L3 (what
   // streaming from DRAM gives in that minute): G = 32's extra time is coefficient traffic, and the
   // runs where the machine's other tenants load the memory system are the ones where e/a rises.
-  const memGBs: number[] = [];
+  const memGBs: number[] = [], timesA: number[] = [];
   const paired = (f: (m: Model) => () => void, n: number, probe = false) => {
     const ratios: number[] = [];
     for (let r = 0; r < n; r++) {
-      ratios.push(time(f(me), 1, minTime) / time(f(ma), 1, minTime));
-      if (probe) memGBs.push(readBandwidth(MEM_PROBE_BYTES, threads, 0.1));
+      const te = time(f(me), 1, minTime), ta = time(f(ma), 1, minTime);
+      ratios.push(te / ta);
+      if (probe) {
+        timesA.push(ta);
+        memGBs.push(readBandwidth(MEM_PROBE_BYTES, threads, 0.1));
+      }
     }
     return median(ratios);
   };
   const fwdBwd = paired(fb, quick ? 5 : 9, true);
-  const fwdBwdTimeA = time(fb(ma), 1, minTime);
-  return { fwdBwd, forward: paired(fw, quick ? 3 : 5), backward: paired(bw, quick ? 3 : 5), memProbeGBs: median(memGBs), fwdBwdTimeA };
+  // Coefficient bytes per forward+backward beyond config a's: each layer's coef read by the
+  // forward's fold and by the backward's flush, and dcoef written.
+  const coefBytes = (m: Model) => (m as KAN).layers.reduce((t, L) => t + L.coef.byteLength, 0);
+  return {
+    fwdBwd, forward: paired(fw, quick ? 3 : 5), backward: paired(bw, quick ? 3 : 5),
+    memProbeGBs: median(memGBs), fwdBwdTimeA: median(timesA), extraCoefBytes: 3 * (coefBytes(me) - coefBytes(ma)),
+  };
 })();
-// Coefficient bytes per forward+backward beyond config a's: each layer's coef read by the
-// forward's fold and by the backward's flush, and dcoef written, at G = 32 against G = 5.
-const coefBytes = (c: Config) => c.widths.slice(1).reduce((t, o, l) => t + 4 * c.widths[l] * (c.G + c.k) * o, 0);
-const extraBytes = 3 * (coefBytes(configs[4]) - coefBytes(configs[0]));
+const extraBytes = gridRatios.extraCoefBytes;
 const extraMemMs = extraBytes / (gridRatios.memProbeGBs * 1e6);
 console.log(`\nsingle-sample forward of config a from JS: median ${latency.toFixed(1)} µs (the layers' native calls alone: ` +
   `${layerLatency.map((t) => t.toFixed(1)).join(' + ')} µs); it reads ${(singleBytes / 1e6).toFixed(2)} MB of coefficient rows and ` +

@@ -21,6 +21,9 @@ interface LoopOut { mode: 'loop'; N: number; msPerIteration: number; totalMs: nu
 interface Mem { heapUsed: number; buffers: number }
 interface StepsRun { async: boolean; base: Mem; afterShort: Mem; afterLong: Mem; afterShort2: Mem; afterLong2: Mem; inRunAtQuarter: Mem; inRunAtEnd: Mem; msPerStep: number }
 interface StepsOut { mode: 'steps'; N: number; quarter: number; runs: StepsRun[] }
+// Growth from the N/4-step run to the N-step run, in each of the two pairs of runs
+const pairGrowths = (r: StepsRun, k: keyof Mem): [number, number] =>
+  [r.afterLong[k] - r.afterShort[k], r.afterLong2[k] - r.afterShort2[k]];
 
 function runScript<T>(args: string[]): T {
   // --min-semi-space-size=16: V8's young generation at full size from the start, so its growth
@@ -82,12 +85,12 @@ describe('training loop allocations', () => {
     for (const r of out.runs) {
       const inRun = r.inRunAtEnd.heapUsed - r.inRunAtQuarter.heapUsed;
       // the smaller of the two pairs' growths: a leak shows in both, a one-off in one
-      const afterRuns = Math.min(r.afterLong.heapUsed - r.afterShort.heapUsed, r.afterLong2.heapUsed - r.afterShort2.heapUsed);
+      const heapGrowths = pairGrowths(r, 'heapUsed');
+      const afterRuns = Math.min(...heapGrowths);
       const inRunBuf = r.inRunAtEnd.buffers - r.inRunAtQuarter.buffers;
-      const afterRunsBuf = Math.min(r.afterLong.buffers - r.afterShort.buffers, r.afterLong2.buffers - r.afterShort2.buffers);
+      const afterRunsBuf = Math.min(...pairGrowths(r, 'buffers'));
       report.push(`train() async=${r.async}: ${r.msPerStep.toFixed(3)} ms/step; heap data (heapUsed without code) after GC inside the run at step ${out.quarter} → ${out.N}: ` +
-        `${(inRun / KB).toFixed(1)} KB; after a ${out.N}-step run vs a ${out.quarter}-step run: ${((r.afterLong.heapUsed - r.afterShort.heapUsed) / KB).toFixed(1)} and ` +
-        `${((r.afterLong2.heapUsed - r.afterShort2.heapUsed) / KB).toFixed(1)} KB ` +
+        `${(inRun / KB).toFixed(1)} KB; after a ${out.N}-step run vs a ${out.quarter}-step run: ${heapGrowths.map((g) => (g / KB).toFixed(1)).join(' and ')} KB ` +
         `(base ${mb(r.base.heapUsed)} MB); external+arrayBuffers: ${(inRunBuf / KB).toFixed(1)} KB / ${(afterRunsBuf / KB).toFixed(1)} KB`);
       // 1,500 more steps: a leak of ~140 bytes a step or more would exceed these. After a warm-up
       // run of N steps heapUsed after a full GC still moved between runs by -126..+152 KB here,
@@ -106,7 +109,7 @@ describe('training loop allocations', () => {
     for (const r of out.runs) {
       const inRun = r.inRunAtEnd.heapUsed - r.inRunAtQuarter.heapUsed;
       const inRunBuf = r.inRunAtEnd.buffers - r.inRunAtQuarter.buffers;
-      const afterRuns = Math.min(r.afterLong.heapUsed - r.afterShort.heapUsed, r.afterLong2.heapUsed - r.afterShort2.heapUsed);
+      const afterRuns = Math.min(...pairGrowths(r, 'heapUsed'));
       report.push(`train() control async=${r.async} (--retain): in-run growth heapUsed ${(inRun / KB).toFixed(0)} KB, external+arrayBuffers ${(inRunBuf / KB).toFixed(0)} KB; ` +
         `the smaller pair's growth ${(afterRuns / KB).toFixed(0)} KB`);
       // The retained Array (~2 KB) is on the heap, the Float32Array's 1 KB buffer outside it.
