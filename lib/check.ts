@@ -24,11 +24,15 @@ export function rangeError(name: string, expected: string, actual: unknown): Ran
 
 /** An integer in [lo, hi]. Non-numbers are a TypeError, other numbers a RangeError. */
 export function int(name: string, v: unknown, lo: number, hi: number = Number.MAX_SAFE_INTEGER): number {
-  const what = lo === 1 && hi === Number.MAX_SAFE_INTEGER ? 'positive integer'
-    : hi === Number.MAX_SAFE_INTEGER ? `integer >= ${lo}` : `integer in [${lo}, ${hi}]`;
-  if (typeof v !== 'number') throw typeError(name, what, v);
-  if (!Number.isInteger(v) || v < lo || v > hi) throw rangeError(name, what, v);
+  if (typeof v !== 'number') throw typeError(name, intRange(lo, hi), v);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw rangeError(name, intRange(lo, hi), v);
   return v;
+}
+
+// int's expectation in words (built on failure only: the checks on every step allocate nothing)
+function intRange(lo: number, hi: number): string {
+  return lo === 1 && hi === Number.MAX_SAFE_INTEGER ? 'positive integer'
+    : hi === Number.MAX_SAFE_INTEGER ? `integer >= ${lo}` : `integer in [${lo}, ${hi}]`;
 }
 
 /** A finite number in [lo, hi] (open ends when the flags say so). */
@@ -61,8 +65,10 @@ export function plainObject(name: string, v: unknown): Record<string, unknown> {
 
 /** Rejects keys the options object does not know (catches typos such as `gridsize`). */
 export function knownKeys(name: string, o: Record<string, unknown>, keys: readonly string[]): void {
-  for (const key of Object.keys(o))
-    if (!keys.includes(key)) throw new RangeError(`Unknown option ${name}.${key}; expected one of ${keys.join(', ')}`);
+  // for-in over own keys: Object.keys would allocate an array per call (backward's options, per step)
+  for (const key in o)
+    if (Object.prototype.hasOwnProperty.call(o, key) && !keys.includes(key))
+      throw new RangeError(`Unknown option ${name}.${key}; expected one of ${keys.join(', ')}`);
 }
 
 /**
@@ -71,14 +77,23 @@ export function knownKeys(name: string, o: Record<string, unknown>, keys: readon
  * kernel reads them. Detached buffers show up as length 0 and are refused by the length check.
  */
 export function f32(name: string, v: unknown, opts: { length?: number; multipleOf?: number; finite?: boolean } = {}): Float32Array {
+  return f32Checked(name, v, opts.length, opts.multipleOf, opts.finite !== false);
+}
+
+/** f32 with a required length and no options object: what the per-step calls use (nothing allocated). */
+export function f32Length(name: string, v: unknown, length: number, finite = true): Float32Array {
+  return f32Checked(name, v, length, undefined, finite);
+}
+
+function f32Checked(name: string, v: unknown, length: number | undefined, multipleOf: number | undefined, finite: boolean): Float32Array {
   if (!(v instanceof Float32Array)) throw typeError(name, 'Float32Array', v);
   if (typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer)
     throw typeError(name, 'Float32Array backed by an ArrayBuffer (not a SharedArrayBuffer)', v);
-  if (opts.length !== undefined && v.length !== opts.length)
-    throw new RangeError(`Expected Float32Array of length ${opts.length} for ${name} but received length ${v.length}`);
-  if (opts.multipleOf !== undefined && (v.length === 0 || v.length % opts.multipleOf !== 0))
-    throw new RangeError(`Expected Float32Array whose length is a positive multiple of ${opts.multipleOf} for ${name} but received length ${v.length}`);
-  if (opts.finite !== false) {
+  if (length !== undefined && v.length !== length)
+    throw new RangeError(`Expected Float32Array of length ${length} for ${name} but received length ${v.length}`);
+  if (multipleOf !== undefined && (v.length === 0 || v.length % multipleOf !== 0))
+    throw new RangeError(`Expected Float32Array whose length is a positive multiple of ${multipleOf} for ${name} but received length ${v.length}`);
+  if (finite) {
     const q = firstNonFinite(v);
     if (q >= 0) throw new RangeError(`Expected finite values in ${name} but received ${v[q]} at index ${q}`);
   }

@@ -101,6 +101,7 @@ export class MLP extends BaseModel implements Model {
   }
 
   get widths(): number[] { return this.cfg.widths.slice(); }
+  protected get dims(): readonly number[] { return this.cfg.widths; }
   protected get numLayers(): number { return this.layers.length; }
   config(): Record<string, unknown> { return JSON.parse(JSON.stringify(this.cfg)); }
 

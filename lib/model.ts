@@ -44,6 +44,9 @@ export class ModelLock {
   /** True while an asynchronous step may be writing parameters. */
   get isWriting(): boolean { return this.writing; }
 
+  /** Nothing holds or waits for the lock: write() would run its function at once. */
+  get free(): boolean { return !this.writing && this.readers === 0 && this.waiting.length === 0; }
+
   async read<T>(fn: () => Promise<T>): Promise<T> {
     if (this.writing || this.waiting.length > 0) await new Promise<void>((r) => this.waiting.push({ write: false, resolve: r }));
     else this.readers++;
@@ -57,7 +60,7 @@ export class ModelLock {
 
   /** Runs fn as the only user of the parameters. Synchronous (no await) when nothing else holds the lock. */
   write<T>(fn: () => T | Promise<T>): T | Promise<T> {
-    if (!this.writing && this.readers === 0 && this.waiting.length === 0) {
+    if (this.free) {
       this.writing = true;
       let r: T | Promise<T>;
       try {
@@ -80,6 +83,18 @@ export class ModelLock {
         this.drain();
       }
     });
+  }
+
+  /** Runs a synchronous fn as the only user of the parameters, at once; the lock must be free. */
+  writeNow<T>(fn: () => T): T {
+    if (!this.free) throw new Error('internal: writeNow() while the lock is held');
+    this.writing = true;
+    try {
+      return fn();
+    } finally {
+      this.writing = false;
+      this.drain();
+    }
   }
 
   private drain(): void {
@@ -147,9 +162,15 @@ export interface Model {
   trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array>;
   /** @internal */
   backwardSteps(dy: Float32Array, async: boolean, accumulate?: boolean): Generator<NativeCall>;
+  /** @internal The same calls made synchronously without a generator (a step allocates nothing). */
+  trainSync(x: Float32Array, B: number): Float32Array;
+  /** @internal */
+  backwardSync(dy: Float32Array, accumulate: boolean): void;
   save(path: string): void;
   toBytes(): Uint8Array;
 }
+
+const BACKWARD_KEYS = ['accumulate'] as const;
 
 /** Checks x for a model with `inDim` inputs and returns the batch size. */
 export function batchOf(name: string, x: unknown, inDim: number): number {
@@ -230,11 +251,13 @@ export abstract class BaseModel {
   private inferOuts = new Map<number, Float32Array[]>();
   private last: Workspace | null = null;
 
-  /** Layer widths, input first. */
+  /** Layer widths, input first (a copy). */
   abstract get widths(): number[];
+  /** The model's own widths array (not a copy: what the per-step paths read, allocating nothing). */
+  protected abstract get dims(): readonly number[];
   abstract config(): Record<string, unknown>;
-  get inputDim(): number { const w = this.widths; return w[0]; }
-  get outputDim(): number { const w = this.widths; return w[w.length - 1]; }
+  get inputDim(): number { return this.dims[0]; }
+  get outputDim(): number { const w = this.dims; return w[w.length - 1]; }
   get numParams(): number { return this.params.length; }
   protected abstract get numLayers(): number;
   /** y (B, out_l) = layer l of x (B, in_l); z: pre-activation cache to fill, or null. */
@@ -248,16 +271,20 @@ export abstract class BaseModel {
   /** Whether layer l's backward needs its pre-activation. */
   protected needsPreactivation(_l: number): boolean { return false; }
 
-  /** The layers in turn; their outputs go to `outs` if given (kept arrays), else to new arrays. */
-  private *inferSteps(x: Float32Array, B: number, async: boolean, outs: Float32Array[] | null = null): Generator<NativeCall, Float32Array> {
-    const w = this.widths;
+  /** The layers in turn on the native pool; their outputs go to new arrays. */
+  private *inferSteps(x: Float32Array, B: number): Generator<NativeCall, Float32Array> {
     let h = x;
     for (let l = 0; l < this.numLayers; l++) {
-      const y = outs ? outs[l] : outputArray(check.sizeOf('layer output', B, w[l + 1]), l === this.numLayers - 1);
-      yield this.layerForward(l, y, null, h, B, async);
+      const y = this.inferOutput(l, B);
+      yield this.layerForward(l, y, null, h, B, true);
       h = y;
     }
     return h;
+  }
+
+  /** Layer l's output array for a batch of B: a new one (64-byte aligned unless the last or short). */
+  private inferOutput(l: number, B: number): Float32Array {
+    return outputArray(check.sizeOf('layer output', B, this.dims[l + 1]), l === this.numLayers - 1);
   }
 
   /** y (B, outputDim) for x (B, inputDim), as a new array. Throws ModelBusyError during an asynchronous training step. */
@@ -267,8 +294,13 @@ export abstract class BaseModel {
     // a small batch: the layers write into arrays kept for this batch size (the call runs to the
     // end before anything else can use them) and the caller gets a copy of the last
     const outs = this.smallInferOuts(B);
-    const y = runSync(this.inferSteps(x, B, false, outs));
-    return outs ? y.slice() : y;
+    let h = x;
+    for (let l = 0; l < this.numLayers; l++) {
+      const y = outs ? outs[l] : this.inferOutput(l, B);
+      this.layerForward(l, y, null, h, B, false);
+      h = y;
+    }
+    return outs ? h.slice() : h;
   }
 
   /**
@@ -280,7 +312,7 @@ export abstract class BaseModel {
   private smallInferOuts(B: number): Float32Array[] | null {
     let outs = this.inferOuts.get(B);
     if (outs) return outs;
-    const w = this.widths;
+    const w = this.dims;
     let total = 0;
     for (let l = 1; l < w.length; l++) total += B * w[l];
     if (total > 16384) return null;
@@ -298,13 +330,13 @@ export abstract class BaseModel {
   async forwardAsync(x: Float32Array): Promise<Float32Array> {
     const B = batchOf('x', x, this.inputDim);
     const xc = x.slice();
-    return this.lock.read(() => runAsync(this.inferSteps(xc, B, true)));
+    return this.lock.read(() => runAsync(this.inferSteps(xc, B)));
   }
 
   private workspace(B: number): Workspace {
     let ws = this.workspaces.get(B);
     if (!ws) {
-      const w = this.widths, L = this.numLayers;
+      const w = this.dims, L = this.numLayers;
       ws = { B, x: null, outs: [], zs: [], dxs: [] };
       for (let l = 0; l < L; l++) {
         const n = check.sizeOf('layer output', B, w[l + 1]);
@@ -318,30 +350,58 @@ export abstract class BaseModel {
     return ws;
   }
 
-  /** @internal The trainer's forward: native calls of one training forward. */
-  *trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array> {
+  // The training forward and backward: each as a generator of native calls (asynchronous calls
+  // awaited between layers; the trainer's async steps) and as a plain loop (synchronous calls:
+  // forwardTrain, backward, the trainer's sync steps). The loops allocate nothing — a generator
+  // and its results are a few hundred bytes a call.
+
+  /** The workspace of batch B, holding x for the backward. */
+  private trainWorkspace(x: Float32Array, B: number): Workspace {
     const ws = this.workspace(B);
     ws.x = x;
-    let h = x;
-    for (let l = 0; l < this.numLayers; l++) {
-      yield this.layerForward(l, ws.outs[l], ws.zs[l], h, B, async);
-      h = ws.outs[l];
-    }
+    return ws;
+  }
+
+  /** @internal The trainer's forward: native calls of one training forward. */
+  *trainSteps(x: Float32Array, B: number, async: boolean): Generator<NativeCall, Float32Array> {
+    const ws = this.trainWorkspace(x, B);
+    for (let l = 0; l < this.numLayers; l++) yield this.layerForward(l, ws.outs[l], ws.zs[l], l === 0 ? x : ws.outs[l - 1], B, async);
     this.last = ws;
-    return h;
+    return ws.outs[this.numLayers - 1];
+  }
+
+  /** @internal */
+  trainSync(x: Float32Array, B: number): Float32Array {
+    const ws = this.trainWorkspace(x, B);
+    for (let l = 0; l < this.numLayers; l++) this.layerForward(l, ws.outs[l], ws.zs[l], l === 0 ? x : ws.outs[l - 1], B, false);
+    this.last = ws;
+    return ws.outs[this.numLayers - 1];
+  }
+
+  /** The last training forward's workspace, for a backward. */
+  private lastWorkspace(): Workspace {
+    const ws = this.last;
+    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
+    return ws;
+  }
+
+  /** Layer l's backward from its output gradient g on workspace ws; returns the call. */
+  private backwardLayer(ws: Workspace, l: number, g: Float32Array, async: boolean, accumulate: boolean): NativeCall {
+    const dx = ws.dxs[l];
+    if (dx) dx.fill(0);
+    return this.layerBackward(l, dx, g, l === 0 ? ws.x! : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async, !accumulate);
   }
 
   /** @internal The trainer's backward. */
   *backwardSteps(dy: Float32Array, async: boolean, accumulate = true): Generator<NativeCall> {
-    const ws = this.last;
-    if (!ws || !ws.x) throw new Error('backward() needs a forwardTrain() first');
-    let g = dy;
-    for (let l = this.numLayers - 1; l >= 0; l--) {
-      const dx = ws.dxs[l];
-      if (dx) dx.fill(0);
-      yield this.layerBackward(l, dx, g, l === 0 ? ws.x : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async, !accumulate);
-      if (dx) g = dx;
-    }
+    const ws = this.lastWorkspace();
+    for (let l = this.numLayers - 1; l >= 0; l--) yield this.backwardLayer(ws, l, l === this.numLayers - 1 ? dy : ws.dxs[l + 1]!, async, accumulate);
+  }
+
+  /** @internal */
+  backwardSync(dy: Float32Array, accumulate: boolean): void {
+    const ws = this.lastWorkspace();
+    for (let l = this.numLayers - 1; l >= 0; l--) this.backwardLayer(ws, l, l === this.numLayers - 1 ? dy : ws.dxs[l + 1]!, false, accumulate);
   }
 
   private assertNotTraining(what: string): void {
@@ -351,8 +411,8 @@ export abstract class BaseModel {
   forwardTrain(x: Float32Array, B: number): Float32Array {
     this.assertNotTraining('forwardTrain()');
     check.int('B', B, 1);
-    check.f32('x', x, { length: B * this.inputDim });
-    return runSync(this.trainSteps(x, B, false));
+    check.f32Length('x', x, B * this.inputDim);
+    return this.trainSync(x, B);
   }
 
   backward(dy: Float32Array, options?: BackwardOptions): void {
@@ -360,11 +420,11 @@ export abstract class BaseModel {
     let accumulate = true;
     if (options !== undefined) {
       const o = check.plainObject('options', options);
-      check.knownKeys('options', o, ['accumulate']);
+      check.knownKeys('options', o, BACKWARD_KEYS);
       if (o.accumulate !== undefined) accumulate = check.bool('options.accumulate', o.accumulate);
     }
-    if (this.last) check.f32('dy', dy, { length: this.last.B * this.outputDim, finite: false });
-    runSync(this.backwardSteps(dy, false, accumulate));
+    if (this.last) check.f32Length('dy', dy, this.last.B * this.outputDim, false);
+    this.backwardSync(dy, accumulate);
   }
 
   zeroGrad(): void {

@@ -11,15 +11,25 @@
 //       external + arrayBuffers taken inside onStep at step N/4 and at the last step, plus after
 //       the run, compared with a run of N/4 steps; then that pair (N/4 steps, N steps) again.
 //
+//   node --expose-gc scripts/leak-check.mjs --alloc
+//       What a training step allocates at all (garbage included): the heap's data before and
+//       after a stretch of steps during which no GC ran (V8's GC profiler says whether one did),
+//       per step; the least of three stretches (JIT metadata only adds). For the step as the
+//       bench's loop makes it (forwardTrain, mseLoss, backward writing the gradient, Adam step) and
+//       for train() with synchronous steps, full batch and minibatches (steps 1,000 to 3,000 of a
+//       run, read in onStep: its argument counts).
+//
 //   --retain  a deliberate leak, for checking that the probes see one: the loop keeps every model,
 //             the training loop keeps two copies of 256 parameters per step (a
-//             Float32Array and an Array: ~1 KB outside the heap, ~2 KB on it).
+//             Float32Array and an Array: ~1 KB outside the heap, ~2 KB on it); with --alloc, each
+//             step allocates an array of 32 numbers that it drops (garbage, ~300 bytes).
 //
 // Prints one JSON object on stdout (numbers in bytes and milliseconds). Run it with
 // --min-semi-space-size=16 as well so V8's young generation starts at its full size: otherwise
 // its growth during the first ~1,000 iterations shows up as ~40 MB of RSS (a warm-up, not a leak).
 import v8 from 'node:v8';
-import { KAN, Rng, toOnnx, train } from '../dist/lib/index.js';
+import { Adam, KAN, Rng, toOnnx, train } from '../dist/lib/index.js';
+import { native } from '../dist/lib/native.js';
 
 if (typeof globalThis.gc !== 'function') {
   console.error('leak-check: run with node --expose-gc');
@@ -28,6 +38,7 @@ if (typeof globalThis.gc !== 'function') {
 const gc = () => { globalThis.gc(); globalThis.gc(); };
 const args = process.argv.slice(2);
 const stepsMode = args.includes('--steps');
+const allocMode = args.includes('--alloc');
 const retain = args.includes('--retain');
 const kept = [];
 const everyAt = args.indexOf('--every');
@@ -46,12 +57,16 @@ function dataset(n, inD, outD, seed) {
 
 // heapData: heapUsed without V8's code spaces (machine code, whose amount depends on what the
 // JIT has optimised by then; a leak of ours would be data). The training-loop probe compares it.
+function heapData() {
+  let bytes = 0;
+  for (const sp of v8.getHeapSpaceStatistics()) if (!sp.space_name.startsWith('code_')) bytes += sp.space_used_size;
+  return bytes;
+}
+
 function sample(i) {
   gc();
   const m = process.memoryUsage();
-  let heapData = 0;
-  for (const sp of v8.getHeapSpaceStatistics()) if (!sp.space_name.startsWith('code_')) heapData += sp.space_used_size;
-  return { i, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, heapData, external: m.external, arrayBuffers: m.arrayBuffers };
+  return { i, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, heapData: heapData(), external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 async function loop() {
@@ -115,5 +130,62 @@ async function steps() {
   return out;
 }
 
-const result = stepsMode ? await steps() : await loop();
+// Bytes allocated per call of f over `count` calls with no GC between them (NaN if one ran).
+function allocatedPerCall(f, count) {
+  gc();
+  const prof = new v8.GCProfiler();
+  prof.start();
+  const a0 = heapData();
+  for (let q = 0; q < count; q++) f();
+  const a1 = heapData();
+  return prof.stop().statistics.length ? NaN : (a1 - a0) / count;
+}
+
+// What train() allocates per step, onStep's argument included: the heap's data at step 1,000 and
+// at step 3,000 of one run (read in onStep), no GC between them. The control's onStep also
+// allocates an array of 32 numbers per step and drops it.
+async function trainAllocatedPerStep(model, data, options) {
+  let a0 = 0, perStep = NaN, prof = null;
+  const garbage = [];
+  await train(model, data, {
+    ...options, steps: 12000,
+    onStep: ({ step, loss }) => {
+      if (retain) garbage[0] = new Array(32).fill(loss);
+      if (step === 3999) { gc(); prof = new v8.GCProfiler(); prof.start(); a0 = heapData(); }
+      if (step === 11999) { const a1 = heapData(); if (!prof.stop().statistics.length) perStep = (a1 - a0) / 8000; }
+    },
+  });
+  return perStep;
+}
+
+// The least finite value of three tries (noise only adds), NaN if every try saw a GC.
+async function least(f) {
+  const v = [];
+  for (let q = 0; q < 3; q++) v.push(await f());
+  const ok = v.filter(Number.isFinite);
+  return ok.length ? Math.min(...ok) : NaN;
+}
+
+async function alloc() {
+  const B = 256, data = dataset(B, 4, 1, 3);
+  const model = new KAN({ widths: [4, 8, 1], gridSize: 5, seed: 3 });
+  const opt = new Adam(model, { lr: 1e-3 });
+  const dpred = new Float32Array(B);
+  const garbage = [];
+  const overwrite = { accumulate: false };
+  const step = () => {
+    const pred = model.forwardTrain(data.x, B);
+    const loss = native.mseLoss(dpred, pred, data.y, B);
+    model.backward(dpred, overwrite);
+    opt.step();
+    if (retain) garbage[0] = new Array(32).fill(loss);  // dropped at the next step
+  };
+  for (let q = 0; q < 3000; q++) step();  // warm-up: workspaces, the JIT
+  const manualStep = await least(() => allocatedPerCall(step, 2000));
+  const trainFull = await least(() => trainAllocatedPerStep(model, data, { async: false }));
+  const trainMini = await least(() => trainAllocatedPerStep(model, data, { async: false, batchSize: 32 }));
+  return { mode: 'alloc', retain, manualStep, trainFull, trainMini };
+}
+
+const result = allocMode ? await alloc() : stepsMode ? await steps() : await loop();
 process.stdout.write(JSON.stringify(result) + '\n');

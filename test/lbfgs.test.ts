@@ -268,14 +268,13 @@ describe('LBFGS through train()', () => {
    * generator entry point trainSteps when the model has one (forwardTrain goes through it too),
    * else forwardTrain.
    */
+  // Counts the trainer's forwards: trainSync (synchronous steps) and trainSteps (asynchronous).
   function counted(model: KAN) {
     const c = { n: 0 };
     const m = model as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const name = typeof m.trainSteps === 'function' ? 'trainSteps' : 'forwardTrain';
-    const orig = m[name].bind(model);
-    m[name] = name === 'trainSteps'
-      ? function* (...a: unknown[]) { c.n++; return yield* (orig(...a) as Generator<unknown, unknown>); }
-      : (...a: unknown[]) => { c.n++; return orig(...a); };
+    const sync = m.trainSync.bind(model), steps = m.trainSteps.bind(model);
+    m.trainSync = (...a: unknown[]) => { c.n++; return sync(...a); };
+    m.trainSteps = function* (...a: unknown[]) { c.n++; return yield* (steps(...a) as Generator<unknown, unknown>); };
     return c;
   }
   const mse = (model: KAN, d: { x: Float32Array; y: Float32Array }) => R.mseRef(model.forward(d.x), d.y);

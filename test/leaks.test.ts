@@ -21,6 +21,7 @@ interface LoopOut { mode: 'loop'; N: number; msPerIteration: number; totalMs: nu
 interface Mem { heapUsed: number; buffers: number }
 interface StepsRun { async: boolean; base: Mem; afterShort: Mem; afterLong: Mem; afterShort2: Mem; afterLong2: Mem; inRunAtQuarter: Mem; inRunAtEnd: Mem; msPerStep: number }
 interface StepsOut { mode: 'steps'; N: number; quarter: number; runs: StepsRun[] }
+interface AllocOut { mode: 'alloc'; retain: boolean; manualStep: number; trainFull: number; trainMini: number }
 // Growth from the N/4-step run to the N-step run, in each of the two pairs of runs
 const pairGrowths = (r: StepsRun, k: keyof Mem): [number, number] =>
   [r.afterLong[k] - r.afterShort[k], r.afterLong2[k] - r.afterShort2[k]];
@@ -117,5 +118,29 @@ describe('training loop allocations', () => {
       expect(inRunBuf).toBeGreaterThan(64 * KB);
       expect(afterRuns).toBeGreaterThan(1000 * KB);
     }
+  });
+});
+
+describe('what a training step allocates (garbage included)', () => {
+  // Bytes per step over stretches with no GC (leak-check.mjs --alloc). The loss comes back from
+  // the addon as a heap number (16 bytes), and train()'s onStep argument is an object; nothing
+  // else is allocated per step. Before the synchronous paths lost their generators, promises and
+  // per-sample subarrays: ~2 KB per step by hand, ~1.7 KB in train() (full batch), more with
+  // minibatches.
+  it('a synchronous step allocates only its loss value (by hand), and onStep\'s argument (train())', () => {
+    const out = runScript<AllocOut>(['--alloc']);
+    report.push(`allocated per step: forwardTrain + mseLoss + backward + Adam ${out.manualStep.toFixed(1)} B; ` +
+      `train() sync, full batch ${out.trainFull.toFixed(1)} B, minibatches of 32 ${out.trainMini.toFixed(1)} B (with onStep)`);
+    expect(out.manualStep).toBeLessThan(32);
+    expect(out.trainFull).toBeLessThan(96);
+    expect(out.trainMini).toBeLessThan(96);
+  });
+
+  it('control: a step that drops an array of 32 numbers is seen allocating it', () => {
+    const out = runScript<AllocOut>(['--alloc', '--retain']);
+    report.push(`allocated per step, control (--retain): by hand ${out.manualStep.toFixed(1)} B, train() ${out.trainFull.toFixed(1)} / ${out.trainMini.toFixed(1)} B`);
+    expect(out.manualStep).toBeGreaterThan(250);
+    expect(out.trainFull).toBeGreaterThan(250);
+    expect(out.trainMini).toBeGreaterThan(250);
   });
 });

@@ -108,6 +108,38 @@ describe('regression on exp(sin(πx) + y²)', () => {
 describe('determinism', () => {
   const kanOpts = { widths: [2, 5, 1], gridSize: 5, splineOrder: 3, seed: 0 };
 
+  it('Rng is sfc32 seeded through splitmix32: its stream equals a plain uint32 transcription', () => {
+    // the generator as published, in uint32 arithmetic (Rng keeps its state as int32: the same bits)
+    const reference = (seed: number) => {
+      let s = (Math.trunc(seed) >>> 0) ^ 0x9e3779b9;
+      const split = () => {
+        s = (s + 0x9e3779b9) >>> 0;
+        let z = s;
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+        return (z ^ (z >>> 16)) >>> 0;
+      };
+      let a = split(), b = split(), c = split(), d = split();
+      const u32 = () => {
+        const t = (((a + b) >>> 0) + d) >>> 0;
+        d = (d + 1) >>> 0;
+        a = (b ^ (b >>> 9)) >>> 0;
+        b = (c + (c << 3)) >>> 0;
+        c = (((c << 21) | (c >>> 11)) + t) >>> 0;
+        return t;
+      };
+      for (let q = 0; q < 12; q++) u32();
+      return u32;
+    };
+    for (const seed of [0, 1, 7, 2 ** 31 + 5, 2 ** 32 - 1]) {
+      const rng = new Rng(seed), ref = reference(seed);
+      for (let q = 0; q < 5000; q++) {
+        if (q % 2) expect(rng.u32()).toBe(ref());
+        else expect(rng.uniform()).toBe((ref() * 2 ** 21 + (ref() >>> 11)) / 2 ** 53);
+      }
+    }
+  });
+
   it('same seed → bitwise identical initial parameters; different seed → different', () => {
     expect(bits(new KAN(kanOpts).data)).toEqual(bits(new KAN(kanOpts).data));
     expect(bits(new KAN({ ...kanOpts, seed: 1 }).params)).not.toEqual(bits(new KAN(kanOpts).params));
