@@ -46,6 +46,9 @@ export interface Binding {
   // [sync|async]
   sgdStep(p: F32, buf: F32, g: F32, n: number, lr: number, momentum: number, weightDecay: number,
     async?: boolean): void | Promise<void>;
+  // [sync] rows idx[from .. from+count) of src (srcRows × width) into rows at .. at+count of dst
+  gatherRows(dst: F32, dstRows: number, src: F32, srcRows: number, width: number, idx: Uint32Array, n: number,
+    from: number, count: number, at: number): void;
   simd(): SimdPath;
   simdAvailable(): SimdPath[];
   setSimd(name: string): void;

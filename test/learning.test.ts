@@ -178,6 +178,29 @@ describe('determinism', () => {
     expect(a.r.losses.slice(100).reduce((s, v) => s + v, 0) / 20).toBeLessThan(a.r.losses[0] / 5);
   });
 
+  it('minibatches are the seeded shuffle\'s samples in order, reshuffled when used up', async () => {
+    // lr 1e-30: Adam's steps (~lr) leave float32 parameters unchanged, so every step's loss is the
+    // initial model's MSE on that step's minibatch
+    const n = 250, B = 100, seed = 9;
+    const data = { x: TRAIN.x.slice(0, 2 * n), y: TRAIN.y.slice(0, n) };
+    const m = new KAN(kanOpts);
+    const r = await train(m, data, { lr: 1e-30, steps: 5, batchSize: B, seed });
+    const rng = new Rng(seed);
+    const order = Uint32Array.from({ length: n }, (_, q) => q);
+    let cursor = n;
+    const pred = m.forward(data.x);
+    for (let step = 0; step < 5; step++) {
+      let sum = 0;
+      for (let q = 0; q < B; q++) {
+        if (cursor >= n) { rng.shuffle(order); cursor = 0; }
+        const s = order[cursor++];
+        sum += (pred[s] - data.y[s]) ** 2;
+      }
+      expect(r.losses[step]).toBeCloseTo(sum / B, 5);
+    }
+    expect(bits(m.params)).toEqual(bits(new KAN(kanOpts).params));
+  });
+
   it('MLP minibatch training with SGD is deterministic too', async () => {
     const run = async () => {
       const m = new MLP({ widths: [2, 16, 1], seed: 3 });

@@ -235,3 +235,28 @@ describe('64-byte-aligned buffers', () => {
     expect(() => (native.addressMod64 as (b?: unknown) => number)()).toThrow(TypeError);
   });
 });
+
+describe('gatherRows (train()\'s minibatches)', () => {
+  it('copies the indexed rows into place, and nothing else', () => {
+    const width = 5, srcRows = 40, dstRows = 12;
+    const src = Float32Array.from({ length: srcRows * width }, (_, q) => q * 0.5 - 3);
+    const idx = Uint32Array.from({ length: 30 }, (_, q) => (q * 17 + 3) % srcRows);
+    const dst = new Float32Array(dstRows * width).fill(-99);
+    native.gatherRows(dst, dstRows, src, srcRows, width, idx, idx.length, 20, 7, 4);  // idx[20..27) into rows 4..11
+    for (let r = 0; r < dstRows; r++)
+      for (let j = 0; j < width; j++) {
+        const want = r >= 4 && r < 11 ? src[idx[20 + r - 4] * width + j] : -99;
+        expect(dst[r * width + j]).toBe(want);
+      }
+  });
+
+  it('refuses an index past the source, and a run past either end, with the argument named', () => {
+    const src = new Float32Array(6), dst = new Float32Array(4), idx = Uint32Array.from([0, 2, 3]);
+    expect(() => native.gatherRows(dst, 2, src, 3, 2, idx, 3, 0, 2, 0)).not.toThrow();
+    expect(() => native.gatherRows(dst, 2, src, 3, 2, idx, 3, 1, 2, 0)).toThrow(/row indices below srcRows \(3\) in idx but received 3 at index 2/);
+    expect(() => native.gatherRows(dst, 2, src, 3, 2, idx, 3, 2, 2, 0)).toThrow(RangeError);  // from + count > n
+    expect(() => native.gatherRows(dst, 2, src, 3, 2, idx, 3, 0, 2, 1)).toThrow(/at \+ count <= dstRows/);
+    expect(() => native.gatherRows(dst, 3, src, 3, 2, idx, 3, 0, 1, 0)).toThrow(/dst to have length 6/);
+    expect(() => native.gatherRows(dst, 2, src, 3, 2, new Int32Array(3) as unknown as Uint32Array, 3, 0, 1, 0)).toThrow(/Expected Uint32Array for idx/);
+  });
+});

@@ -22,6 +22,9 @@ class Args {
   int32_t* i32(size_t idx, const char* name, size_t expect_len) {
     return typed<int32_t>(idx, name, expect_len, false, napi_int32_array, "Int32Array");
   }
+  uint32_t* u32(size_t idx, const char* name, size_t expect_len) {
+    return typed<uint32_t>(idx, name, expect_len, false, napi_uint32_array, "Uint32Array");
+  }
   int64_t integer(size_t idx, const char* name, int64_t lo, int64_t hi) {
     Napi::Value v = info_[idx];
     if (!v.IsNumber()) throw Napi::TypeError::New(env_, std::string("Expected integer for ") + name);

@@ -5,6 +5,9 @@
 // [sync] crossEntropyLoss(dlogits|null, logits, labels:Int32Array, B, C) -> loss
 // [sync|async] adamStep(p, m, v, g, n, lr, beta1, beta2, eps, wd, t, async?)
 // [sync|async] sgdStep(p, buf, g, n, lr, momentum, wd, async?)
+// [sync] gatherRows(dst, dstRows, src, srcRows, width, idx:Uint32Array, n, from, count, at)
+#include <cstring>
+
 #include "../kernels/ops.h"
 #include "common.h"
 
@@ -71,12 +74,37 @@ static Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   }, false);
 }
 
+// Rows idx[from .. from+count) of src (srcRows × width) into rows at .. at+count of dst (dstRows ×
+// width): a minibatch gathered with one call, no JS view per sample (train()'s shuffled batches).
+static Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  Args a(info);
+  Napi::Env env = a.env();
+  const int64_t dstRows = a.integer(1, "dstRows", 0, 2147483647), srcRows = a.integer(3, "srcRows", 0, 2147483647);
+  const int64_t width = a.integer(4, "width", 1, 2147483647), n = a.integer(6, "n", 0, 4294967295LL);
+  float* dst = a.f32(0, "dst", count(env, "dst", {dstRows, width}));
+  const float* src = a.f32(2, "src", count(env, "src", {srcRows, width}));
+  const uint32_t* idx = a.u32(5, "idx", (size_t)n);
+  const int64_t from = a.integer(7, "from", 0, n), cnt = a.integer(8, "count", 0, n - from);
+  const int64_t at = a.integer(9, "at", 0, dstRows);
+  if (cnt > dstRows - at)
+    throw Napi::RangeError::New(env, "Expected at + count <= dstRows (" + std::to_string(dstRows) + ") but received " +
+                                         std::to_string(at + cnt));
+  for (int64_t q = 0; q < cnt; ++q)
+    if (idx[from + q] >= (uint64_t)srcRows)
+      throw Napi::RangeError::New(env, "Expected row indices below srcRows (" + std::to_string(srcRows) + ") in idx but received " +
+                                           std::to_string(idx[from + q]) + " at index " + std::to_string(from + q));
+  const size_t w = (size_t)width;
+  for (int64_t q = 0; q < cnt; ++q) std::memcpy(dst + (size_t)(at + q) * w, src + (size_t)idx[from + q] * w, w * sizeof(float));
+  return env.Undefined();
+}
+
 void init_train(Napi::Env env, Napi::Object exports) {
   exports.Set("firstNonFinite", Napi::Function::New<guarded<FirstNonFinite>>(env, "firstNonFinite"));
   exports.Set("mseLoss", Napi::Function::New<guarded<MseLoss>>(env, "mseLoss"));
   exports.Set("crossEntropyLoss", Napi::Function::New<guarded<CrossEntropyLoss>>(env, "crossEntropyLoss"));
   exports.Set("adamStep", Napi::Function::New<guarded<AdamStep>>(env, "adamStep"));
   exports.Set("sgdStep", Napi::Function::New<guarded<SgdStep>>(env, "sgdStep"));
+  exports.Set("gatherRows", Napi::Function::New<guarded<GatherRows>>(env, "gatherRows"));
 }
 
 }  // namespace kanb
