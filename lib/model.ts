@@ -85,12 +85,12 @@ export class ModelLock {
     });
   }
 
-  /** Runs a synchronous fn as the only user of the parameters, at once; the lock must be free. */
-  writeNow<T>(fn: () => T): T {
+  /** Runs a synchronous fn(arg) as the only user of the parameters, at once; the lock must be free. */
+  writeNow<A, T>(fn: (arg: A) => T, arg: A): T {
     if (!this.free) throw new Error('internal: writeNow() while the lock is held');
     this.writing = true;
     try {
-      return fn();
+      return fn(arg);
     } finally {
       this.writing = false;
       this.drain();
@@ -385,23 +385,25 @@ export abstract class BaseModel {
     return ws;
   }
 
-  /** Layer l's backward from its output gradient g on workspace ws; returns the call. */
-  private backwardLayer(ws: Workspace, l: number, g: Float32Array, async: boolean, accumulate: boolean): NativeCall {
+  /** Layer l's backward on workspace ws (its output gradient: dy for the last layer, else the next
+   *  layer's input gradient); returns the call. */
+  private backwardLayer(ws: Workspace, l: number, dy: Float32Array, async: boolean, accumulate: boolean): NativeCall {
     const dx = ws.dxs[l];
     if (dx) dx.fill(0);
+    const g = l === this.numLayers - 1 ? dy : ws.dxs[l + 1]!;
     return this.layerBackward(l, dx, g, l === 0 ? ws.x! : ws.outs[l - 1], ws.outs[l], ws.zs[l], ws.B, async, !accumulate);
   }
 
   /** @internal The trainer's backward. */
   *backwardSteps(dy: Float32Array, async: boolean, accumulate = true): Generator<NativeCall> {
     const ws = this.lastWorkspace();
-    for (let l = this.numLayers - 1; l >= 0; l--) yield this.backwardLayer(ws, l, l === this.numLayers - 1 ? dy : ws.dxs[l + 1]!, async, accumulate);
+    for (let l = this.numLayers - 1; l >= 0; l--) yield this.backwardLayer(ws, l, dy, async, accumulate);
   }
 
   /** @internal */
   backwardSync(dy: Float32Array, accumulate: boolean): void {
     const ws = this.lastWorkspace();
-    for (let l = this.numLayers - 1; l >= 0; l--) this.backwardLayer(ws, l, l === this.numLayers - 1 ? dy : ws.dxs[l + 1]!, false, accumulate);
+    for (let l = this.numLayers - 1; l >= 0; l--) this.backwardLayer(ws, l, dy, false, accumulate);
   }
 
   private assertNotTraining(what: string): void {

@@ -4,7 +4,7 @@
 // batch buffers, the loss gradient and optimizer state are allocated once per train() call, the
 // models reuse per-batch-size workspaces, and synchronous steps run in plain loops — no
 // generators, promises or per-sample subarrays (test/leaks.test.ts measures it: ~17 bytes a step
-// by hand, ~50 in train() with onStep). Each step is a handful of synchronous native calls; the
+// by hand, ~20 in train() with onStep). Each step is a handful of synchronous native calls; the
 // loop yields to the event loop about every 10 ms. Asynchronous steps allocate a few promises per
 // native call.
 import * as check from './check.js';
@@ -359,33 +359,31 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
   };
   const gradient = (): number | Promise<number> => (useAsync ? runAsync(gradientCalls()) : gradientSync());
 
+  const gridStep = (step: number) => gridUpdate !== null && step < gridUpdate.until && step % gridUpdate.every === 0;
   const diverged = (loss: number, step: number, hint: string) =>
     new RangeError(`Training diverged: the loss became ${loss} at step ${step}${hint}`);
+  // A step of Adam or SGD with synchronous calls: to the end without a promise (an await, even of
+  // a number, allocates).
+  const syncStep = (step: number): number => {
+    const loss = gradientSync();
+    if (!Number.isFinite(loss)) throw diverged(loss, step, ' (lower options.lr?)');
+    opt.step();
+    return loss;
+  };
   const runStep = async (step: number): Promise<number> => {
-    if (gridUpdate && step < gridUpdate.until && step % gridUpdate.every === 0) {
-      await gridUpdateForTrainer(model as KAN, xb, gridUpdate.gridEps, useAsync);
-    }
+    if (gridStep(step)) await gridUpdateForTrainer(model as KAN, xb, gridUpdate!.gridEps, useAsync);
     if (opt instanceof LBFGS) {
       const loss = await opt.step(gradient);
       if (!Number.isFinite(loss)) throw diverged(loss, step, '');
       return loss;
     }
+    if (!useAsync) return syncStep(step);
     const loss = await gradient();
     if (!Number.isFinite(loss)) throw diverged(loss, step, ' (lower options.lr?)');
-    if (useAsync) await opt.stepAsync(); else opt.step();
+    await opt.stepAsync();
     return loss;
   };
-  // A step with Adam or SGD, synchronous calls and no grid update: run to the end without a
-  // promise, so that the loop allocates nothing for it (an await, even of a number, allocates).
   const plainSync = !useAsync && !(opt instanceof LBFGS);
-  let current = 0;
-  const runStepSync = (): number => {
-    const loss = gradientSync();
-    if (!Number.isFinite(loss)) throw diverged(loss, current, ' (lower options.lr?)');
-    opt.step();
-    return loss;
-  };
-  const gridStep = (step: number) => gridUpdate !== null && step < gridUpdate.until && step % gridUpdate.every === 0;
 
   // The next minibatch: samples order[cursor..] (reshuffled when used up), gathered by the addon
   // a run of rows at a time (a subarray per sample would allocate a view each; a JS loop copied
@@ -414,8 +412,7 @@ export async function train(model: Model, data: Dataset, options: TrainOptions =
     let step = from, budget = 1;
     while (step < steps && !signal?.aborted && !gridStep(step) && model.lock.free) {
       fillBatch();
-      current = step;
-      const loss = model.lock.writeNow(runStepSync);
+      const loss = model.lock.writeNow(syncStep, step);
       losses[step] = loss;
       if (onStep) onStep({ step, loss });
       step++;

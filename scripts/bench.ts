@@ -338,9 +338,9 @@ const gridRatios = (() => {
     const ma = build({ ...ca, widths }), me = build({ ...ce, widths });
     const x = randomInput(B * widths[0], seed), dy = new Float32Array(B * 10).fill(1e-3);
     return {
-      fb: (m: Model) => () => { m.forwardTrain(x, B); m.backward(dy, { accumulate: false }); },
+      fb: (m: Model) => () => { m.forwardTrain(x, B); m.backward(dy, OVERWRITE); },
       fw: (m: Model) => () => { m.forwardTrain(x, B); },
-      bw: (m: Model) => { m.forwardTrain(x, B); return () => { m.backward(dy, { accumulate: false }); }; },
+      bw: (m: Model) => { m.forwardTrain(x, B); return () => { m.backward(dy, OVERWRITE); }; },
       paired: (f: (m: Model) => () => void, n: number) => {
         const ratios: number[] = [];
         for (let r = 0; r < n; r++) {

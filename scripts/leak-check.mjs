@@ -16,7 +16,7 @@
 //       after a stretch of steps during which no GC ran (V8's GC profiler says whether one did),
 //       per step; the least of three stretches (JIT metadata only adds). For the step as the
 //       bench's loop makes it (forwardTrain, mseLoss, backward writing the gradient, Adam step) and
-//       for train() with synchronous steps, full batch and minibatches (steps 1,000 to 3,000 of a
+//       for train() with synchronous steps, full batch and minibatches (steps 4,000 to 12,000 of a
 //       run, read in onStep: its argument counts).
 //
 //   --retain  a deliberate leak, for checking that the probes see one: the loop keeps every model,
@@ -130,29 +130,40 @@ async function steps() {
   return out;
 }
 
-// Bytes allocated per call of f over `count` calls with no GC between them (NaN if one ran).
-function allocatedPerCall(f, count) {
+// A stretch with no GC: a full GC, then the heap's data from now; the returned function gives the
+// bytes allocated since, or NaN if a GC ran in between (V8's GC profiler says whether one did).
+function gcFreeWindow() {
   gc();
   const prof = new v8.GCProfiler();
   prof.start();
   const a0 = heapData();
-  for (let q = 0; q < count; q++) f();
-  const a1 = heapData();
-  return prof.stop().statistics.length ? NaN : (a1 - a0) / count;
+  return () => {
+    const a1 = heapData();
+    return prof.stop().statistics.length ? NaN : a1 - a0;
+  };
 }
 
-// What train() allocates per step, onStep's argument included: the heap's data at step 1,000 and
-// at step 3,000 of one run (read in onStep), no GC between them. The control's onStep also
-// allocates an array of 32 numbers per step and drops it.
+// Bytes allocated per call of f over `count` calls with no GC between them (NaN if one ran).
+function allocatedPerCall(f, count) {
+  const end = gcFreeWindow();
+  for (let q = 0; q < count; q++) f();
+  return end() / count;
+}
+
+// What train() allocates per step, onStep's argument included: the heap's data at step 4,000 and
+// at step 12,000 of one run (read in onStep; the trainer's closures are new per run, and by step
+// 4,000 the JIT has settled them), no GC between them. The control's onStep also allocates an
+// array of 32 numbers per step and drops it.
 async function trainAllocatedPerStep(model, data, options) {
-  let a0 = 0, perStep = NaN, prof = null;
+  const from = 4000, to = 12000;
+  let end = null, perStep = NaN;
   const garbage = [];
   await train(model, data, {
-    ...options, steps: 12000,
+    ...options, steps: to,
     onStep: ({ step, loss }) => {
       if (retain) garbage[0] = new Array(32).fill(loss);
-      if (step === 3999) { gc(); prof = new v8.GCProfiler(); prof.start(); a0 = heapData(); }
-      if (step === 11999) { const a1 = heapData(); if (!prof.stop().statistics.length) perStep = (a1 - a0) / 8000; }
+      if (step === from - 1) end = gcFreeWindow();
+      if (step === to - 1) perStep = end() / (to - from);
     },
   });
   return perStep;
